@@ -1,0 +1,315 @@
+//! Ports: what the core needs from the outside world. They speak domain
+//! types only, so SQL, Redis and in-memory implementations are interchangeable.
+
+use crate::client_key::{ClientKeyPatch, NewClientKey, StoredClientKey};
+use crate::config::{ProxyConfig, ProxyConfigDraft};
+use crate::health::{KeyHealth, KeyOutcome};
+use crate::upstream_key::{KeyPatch, NewUpstreamKey, StoredKey};
+use crate::{ClientKeyId, ConfigId, KeyId, Timestamp};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Errors of a [`KeyRepository`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoError {
+    /// The addressed row does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A unique field clashes with another row; names the field.
+    #[error("duplicate value for {0}")]
+    Duplicate(String),
+    /// The database cannot be reached or refused the operation.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A stored row cannot be read back into the domain.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Result of inserting one key of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyInsert {
+    /// Stored under this id.
+    Inserted(KeyId),
+    /// The pool already holds a key with this fingerprint.
+    Duplicate,
+}
+
+/// Usage accumulated in memory since the last flush, for one key or client key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageDelta {
+    /// Requests.
+    pub requests: u64,
+    /// Failed requests.
+    pub failures: u64,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// Latest use.
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// One flush of usage counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageBatch {
+    /// Per upstream key.
+    pub keys: Vec<(KeyId, UsageDelta)>,
+    /// Per client key.
+    pub client_keys: Vec<(ClientKeyId, UsageDelta)>,
+}
+
+/// Key counts of one service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyCounts {
+    /// All keys.
+    pub total: u64,
+    /// Keys with `is_active`.
+    pub active: u64,
+}
+
+/// Durable storage of configs, keys (ciphertext only), client keys (hashes
+/// only), settings and usage.
+#[async_trait]
+pub trait KeyRepository: Send + Sync {
+    /// Stores a new service.
+    ///
+    /// # Errors
+    /// `Duplicate("name" | "slug")` on a clash, `Unavailable` when the database fails.
+    async fn create_config(&self, draft: &ProxyConfigDraft) -> Result<ProxyConfig, RepoError>;
+    /// Replaces every field of a service.
+    ///
+    /// # Errors
+    /// `NotFound`, `Duplicate("name" | "slug")`, `Unavailable`.
+    async fn update_config(
+        &self,
+        id: ConfigId,
+        draft: &ProxyConfigDraft,
+    ) -> Result<ProxyConfig, RepoError>;
+    /// Activates or deactivates a service.
+    ///
+    /// # Errors
+    /// `NotFound`, `Unavailable`.
+    async fn set_config_active(
+        &self,
+        id: ConfigId,
+        is_active: bool,
+    ) -> Result<ProxyConfig, RepoError>;
+    /// Deletes a service and its keys.
+    ///
+    /// # Errors
+    /// `NotFound`, `Unavailable`.
+    async fn delete_config(&self, id: ConfigId) -> Result<(), RepoError>;
+    /// One service.
+    ///
+    /// # Errors
+    /// `NotFound`, `Unavailable`, `Corrupt`.
+    async fn get_config(&self, id: ConfigId) -> Result<ProxyConfig, RepoError>;
+    /// Every service, by id.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Corrupt`.
+    async fn list_configs(&self) -> Result<Vec<ProxyConfig>, RepoError>;
+    /// Total and active key counts per service (services without keys are absent).
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn key_counts(&self) -> Result<Vec<(ConfigId, KeyCounts)>, RepoError>;
+
+    /// Stores keys in a service's pool, skipping fingerprints already there.
+    /// One result per input, in order.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown service, `Unavailable`.
+    async fn insert_keys(
+        &self,
+        config_id: ConfigId,
+        keys: &[NewUpstreamKey],
+    ) -> Result<Vec<KeyInsert>, RepoError>;
+    /// Keys of one service, by id.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown service, `Unavailable`.
+    async fn list_keys(&self, config_id: ConfigId) -> Result<Vec<StoredKey>, RepoError>;
+    /// Every key of every service (for the proxy snapshot).
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn list_all_keys(&self) -> Result<Vec<StoredKey>, RepoError>;
+    /// One key.
+    ///
+    /// # Errors
+    /// `NotFound`, `Unavailable`.
+    async fn get_key(&self, key_id: KeyId) -> Result<StoredKey, RepoError>;
+    /// Partially updates a key.
+    ///
+    /// # Errors
+    /// `NotFound`, `Unavailable`.
+    async fn update_key(&self, key_id: KeyId, patch: &KeyPatch) -> Result<StoredKey, RepoError>;
+    /// Deletes a key.
+    ///
+    /// # Errors
+    /// `NotFound`, `Unavailable`.
+    async fn delete_key(&self, key_id: KeyId) -> Result<(), RepoError>;
+    /// Deletes every key of a service; returns how many.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown service, `Unavailable`.
+    async fn delete_keys_of(&self, config_id: ConfigId) -> Result<u64, RepoError>;
+
+    /// Stores a client key (hash only).
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn create_client_key(&self, key: &NewClientKey) -> Result<StoredClientKey, RepoError>;
+    /// Every client key, by id.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Corrupt`.
+    async fn list_client_keys(&self) -> Result<Vec<StoredClientKey>, RepoError>;
+    /// Partially updates a client key.
+    ///
+    /// # Errors
+    /// `NotFound`, `Unavailable`.
+    async fn update_client_key(
+        &self,
+        id: ClientKeyId,
+        patch: &ClientKeyPatch,
+    ) -> Result<StoredClientKey, RepoError>;
+    /// Deletes a client key.
+    ///
+    /// # Errors
+    /// `NotFound`, `Unavailable`.
+    async fn delete_client_key(&self, id: ClientKeyId) -> Result<(), RepoError>;
+
+    /// A setting's value.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn get_setting(&self, name: &str) -> Result<Option<String>, RepoError>;
+    /// Sets a setting, replacing any value.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn put_setting(&self, name: &str, value: &str) -> Result<(), RepoError>;
+    /// Sets a setting unless it exists; returns the value stored in the end
+    /// (so concurrent instances agree on one generated secret).
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn put_setting_if_absent(&self, name: &str, value: &str) -> Result<String, RepoError>;
+
+    /// Adds a batch of usage counters.
+    ///
+    /// # Errors
+    /// `Unavailable`; rows of deleted keys are ignored.
+    async fn record_usage(&self, batch: &UsageBatch) -> Result<(), RepoError>;
+    /// Checks the database answers.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn ping(&self) -> Result<(), RepoError>;
+}
+
+/// Errors of a [`RotationCache`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CacheError {
+    /// The cache cannot be reached.
+    #[error("cache unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A change that invalidates cached configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeEvent {
+    /// Services were created, changed or deleted.
+    Configs,
+    /// Keys of a service changed.
+    Keys(ConfigId),
+    /// Client keys changed.
+    ClientKeys,
+}
+
+/// A counter subject to a requests-per-minute limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateBucket {
+    /// An upstream key's `rpm_limit`.
+    UpstreamKey(KeyId),
+    /// A client key's `rpm_limit`.
+    ClientKey(ClientKeyId),
+}
+
+/// Answer of [`RotationCache::acquire_rate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// Counted; go ahead.
+    Allowed,
+    /// Over the limit; the window resets after this long.
+    Limited {
+        /// Time until the window resets.
+        retry_after: Duration,
+    },
+}
+
+/// A stream of change notifications.
+#[async_trait]
+pub trait ChangeSubscription: Send {
+    /// The next change; `None` when the source is gone. Missed events (a slow
+    /// reader) are reported as a `Configs` change so the reader reloads everything.
+    async fn next(&mut self) -> Option<ChangeEvent>;
+}
+
+/// Rotation state shared by every request (and, in enterprise, every instance):
+/// rotation counters, key health, rate counters and change notifications.
+#[async_trait]
+pub trait RotationCache: Send + Sync {
+    /// `"memory"` or `"redis"`.
+    fn backend(&self) -> &'static str;
+    /// Returns the service's rotation counter and advances it by one.
+    ///
+    /// # Errors
+    /// `Unavailable` when the shared store cannot be reached.
+    async fn next_counter(&self, service: ConfigId) -> Result<u64, CacheError>;
+    /// Health of these keys, in order (unknown keys are healthy).
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn key_health(&self, keys: &[KeyId]) -> Result<Vec<KeyHealth>, CacheError>;
+    /// Applies an outcome to a key's health atomically and returns the new health.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn record_outcome(
+        &self,
+        key: KeyId,
+        outcome: &KeyOutcome,
+        now: Timestamp,
+    ) -> Result<KeyHealth, CacheError>;
+    /// Forgets a key's health (re-enabled or deleted keys).
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn reset_health(&self, key: KeyId) -> Result<(), CacheError>;
+    /// Counts one request against a per-minute limit.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn acquire_rate(
+        &self,
+        bucket: RateBucket,
+        limit: u32,
+        now: Timestamp,
+    ) -> Result<RateDecision, CacheError>;
+    /// Tells every instance that cached configuration changed.
+    ///
+    /// # Errors
+    /// `Unavailable` (the caller falls back to polling).
+    async fn publish(&self, event: ChangeEvent) -> Result<(), CacheError>;
+    /// Subscribes to change notifications.
+    fn subscribe(&self) -> Box<dyn ChangeSubscription>;
+    /// Checks the cache answers.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn ping(&self) -> Result<(), CacheError>;
+}

@@ -1,0 +1,112 @@
+//! RFC 3339 (UTC) rendering of timestamps for serde.
+
+use crate::Timestamp;
+use serde::{Deserialize, Deserializer, Serializer};
+use time::format_description::well_known::Rfc3339;
+
+/// Renders a timestamp as RFC 3339 in UTC.
+#[must_use]
+pub fn to_rfc3339(ts: &Timestamp) -> String {
+    ts.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| ts.unix_timestamp().to_string())
+}
+
+/// Parses an RFC 3339 timestamp and normalises it to UTC.
+///
+/// # Errors
+/// Returns the parser's message when the text is not RFC 3339.
+pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(text, &Rfc3339)
+        .map(|t| t.to_offset(time::UtcOffset::UTC))
+        .map_err(|e| format!("not an RFC 3339 timestamp ({e})"))
+}
+
+/// The current time in UTC, truncated to milliseconds (what the stores keep).
+#[must_use]
+pub fn now() -> Timestamp {
+    from_unix_millis(unix_millis(&Timestamp::now_utc()))
+}
+
+/// Milliseconds since the Unix epoch.
+#[must_use]
+pub fn unix_millis(ts: &Timestamp) -> i64 {
+    i64::try_from(ts.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Builds a UTC timestamp from milliseconds since the Unix epoch (clamped to the representable range).
+#[must_use]
+pub fn from_unix_millis(ms: i64) -> Timestamp {
+    Timestamp::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// serde adapter: `Timestamp` as an RFC 3339 string.
+pub mod rfc3339 {
+    use super::*;
+
+    /// Serialises as RFC 3339.
+    ///
+    /// # Errors
+    /// Never fails on its own; the serializer may.
+    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&to_rfc3339(ts))
+    }
+
+    /// Parses RFC 3339.
+    ///
+    /// # Errors
+    /// When the text is not RFC 3339.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_rfc3339(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// serde adapter: `Option<Timestamp>` as an RFC 3339 string or null.
+pub mod rfc3339_option {
+    use super::*;
+
+    /// Serialises as RFC 3339 or null.
+    ///
+    /// # Errors
+    /// Never fails on its own; the serializer may.
+    pub fn serialize<S: Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match ts {
+            Some(ts) => s.serialize_str(&to_rfc3339(ts)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Parses RFC 3339 or null.
+    ///
+    /// # Errors
+    /// When the text is not RFC 3339.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(text) => parse_rfc3339(&text)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis_round_trip() {
+        let ts = from_unix_millis(1_700_000_000_123);
+        assert_eq!(unix_millis(&ts), 1_700_000_000_123);
+        assert_eq!(to_rfc3339(&ts), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn parse_normalises_to_utc() {
+        let ts = parse_rfc3339("2030-01-01T02:00:00+02:00").unwrap();
+        assert_eq!(to_rfc3339(&ts), "2030-01-01T00:00:00Z");
+        assert!(parse_rfc3339("yesterday").is_err());
+    }
+}
