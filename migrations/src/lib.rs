@@ -1,1 +1,16 @@
+//! Schema migrations shared by every SQL backend (SQLite, MySQL/MariaDB,
+//! PostgreSQL). Written with the portable schema builder, never raw SQL.
 
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_initial;
+
+/// All migrations, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+}

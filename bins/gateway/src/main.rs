@@ -1,1 +1,41 @@
-fn main() {}
+//! `gateway`: the API Key Rotator binary. Thin: parse the CLI, load the
+//! configuration, start logging, build and run the application.
+
+use clap::Parser;
+use gateway::cli::{Cli, Command};
+use gateway::{startup, telemetry, Application, Settings};
+use std::process::ExitCode;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::GenKey) = cli.command {
+        println!("{}", app::secrets::KeyCipher::generate_key_base64());
+        return Ok(());
+    }
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(&settings.log_level, settings.log_format)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            let applied = startup::migrate(&settings).await?;
+            println!("applied {applied} migration(s)");
+        }
+        Command::Serve | Command::GenKey => {
+            let username = settings.admin_username.clone();
+            let application = Application::build(settings).await?;
+            application.announce_generated_password(&username);
+            application.run_until_stopped().await?;
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,13 @@
+//! Use cases of the API Key Rotator: the admin service, secrets handling,
+//! bootstrap of credentials, and the in-memory snapshot the proxy serves from.
+//! Depends on domain ports only.
 
+pub mod admin;
+pub mod bootstrap;
+pub mod jwt;
+pub mod login_throttle;
+pub mod password;
+pub mod secrets;
+pub mod snapshot;
+
+pub use admin::{AdminError, AdminService, AppInfo};

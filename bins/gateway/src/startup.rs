@@ -1,0 +1,228 @@
+//! Wiring: picks the backends compiled into this build, bootstraps
+//! credentials, and builds the HTTP server.
+
+use crate::encryption_key::{self, EncryptionKeyError};
+use crate::settings::{CacheSettings, DatabaseSettings, Settings};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use app::admin::AdminCredentials;
+use app::bootstrap::{self, BootstrapError, PasswordOrigin};
+use app::jwt::JwtKeys;
+use app::{AdminService, AppInfo};
+use domain::ports::{KeyRepository, RotationCache};
+use gateway_http::AdminState;
+use secrecy::{ExposeSecret, SecretString};
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long in-flight requests get to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Why the gateway could not start; each names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configured backend is not compiled into this binary.
+    #[error("{0}")]
+    BackendNotBuilt(String),
+    /// SQLite cannot be opened.
+    #[cfg(feature = "lightweight")]
+    #[error(transparent)]
+    Sqlite(#[from] infra_sqlite::SqliteError),
+    /// The encryption key is unusable.
+    #[error(transparent)]
+    EncryptionKey(#[from] EncryptionKeyError),
+    /// Credentials could not be set up.
+    #[error("bootstrap failed: {0}")]
+    Bootstrap(#[from] BootstrapError),
+    /// The listening socket cannot be opened.
+    #[error("cannot listen on {address} (BIND_ADDRESS, BACKEND_PORT): {source}")]
+    Bind {
+        /// Address tried.
+        address: String,
+        /// OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A built, not yet running gateway.
+pub struct Application {
+    port: u16,
+    server: Server,
+    generated_admin_password: Option<SecretString>,
+}
+
+impl Application {
+    /// Opens the backends, bootstraps credentials and binds the listener.
+    ///
+    /// # Errors
+    /// [`StartupError`] naming the variable or file to fix.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let repo = open_repository(&settings).await?;
+        let cache = open_cache(&settings)?;
+        let cipher = Arc::new(encryption_key::load_or_generate(
+            settings.encryption_key.as_ref(),
+            &settings.data_dir(),
+        )?);
+        let (password_hash, origin) =
+            bootstrap::admin_password_hash(repo.as_ref(), settings.admin_password.as_ref()).await?;
+        let generated_admin_password = match origin {
+            PasswordOrigin::Generated(password) => Some(password),
+            PasswordOrigin::Configured | PasswordOrigin::Stored => None,
+        };
+        let jwt_secret = bootstrap::jwt_secret(repo.as_ref(), settings.jwt_secret.as_ref()).await?;
+        let info = AppInfo {
+            proxy_public_base_url: settings.proxy_public_base_url.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            build: crate::build_name().to_owned(),
+            database: database_name(&settings.database).to_owned(),
+            cache: cache.backend().to_owned(),
+        };
+        let service = Arc::new(AdminService::new(
+            repo,
+            cache,
+            cipher,
+            JwtKeys::new(jwt_secret.expose_secret(), settings.jwt_ttl),
+            AdminCredentials {
+                username: settings.admin_username.clone(),
+                password_hash,
+            },
+            info,
+        ));
+        let state = web::Data::new(AdminState {
+            service,
+            max_body_bytes: settings.max_body_bytes,
+        });
+
+        let address = format!("{}:{}", settings.bind_address, settings.port);
+        let bind_error = |source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&address).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(gateway_http::configure)
+        })
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .listen(listener)
+        .map_err(bind_error)?
+        .run();
+        tracing::info!(%address, port, build = crate::build_name(), "gateway listening");
+        Ok(Self {
+            port,
+            server,
+            generated_admin_password,
+        })
+    }
+
+    /// The port actually bound (useful with `BACKEND_PORT=0`).
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server.
+    #[must_use]
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// The admin password generated on this start, if any.
+    #[must_use]
+    pub fn generated_admin_password(&self) -> Option<&SecretString> {
+        self.generated_admin_password.as_ref()
+    }
+
+    /// Prints the generated admin password, once, to standard output.
+    pub fn announce_generated_password(&self, username: &str) {
+        if let Some(password) = &self.generated_admin_password {
+            let mut out = std::io::stdout().lock();
+            // The operator needs to see it; a closed stdout is not worth failing for.
+            let _ = writeln!(
+                out,
+                "\n=====================================================================\n\
+                 Admin user:     {username}\n\
+                 Admin password: {}\n\
+                 Generated on first start and shown only this once (stored as an\n\
+                 argon2 hash). Set ADMIN_PASSWORD to choose your own.\n\
+                 =====================================================================\n",
+                password.expose_secret()
+            );
+            let _ = out.flush();
+        }
+    }
+
+    /// Serves until SIGTERM/SIGINT (graceful, up to 30 s) or the handle stops it.
+    ///
+    /// # Errors
+    /// I/O errors of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Applies pending migrations; returns how many.
+///
+/// # Errors
+/// [`StartupError`] when the database cannot be opened or migrated.
+pub async fn migrate(settings: &Settings) -> Result<usize, StartupError> {
+    match &settings.database {
+        #[cfg(feature = "lightweight")]
+        DatabaseSettings::Sqlite { path } => {
+            Ok(infra_sqlite::migrate(&infra_sqlite::SqliteConfig::new(path.clone())).await?)
+        }
+        other => Err(not_built(other)),
+    }
+}
+
+async fn open_repository(settings: &Settings) -> Result<Arc<dyn KeyRepository>, StartupError> {
+    match &settings.database {
+        #[cfg(feature = "lightweight")]
+        DatabaseSettings::Sqlite { path } => {
+            let repo =
+                infra_sqlite::connect(&infra_sqlite::SqliteConfig::new(path.clone())).await?;
+            Ok(Arc::new(repo))
+        }
+        other => Err(not_built(other)),
+    }
+}
+
+fn open_cache(settings: &Settings) -> Result<Arc<dyn RotationCache>, StartupError> {
+    match &settings.cache {
+        #[cfg(feature = "lightweight")]
+        CacheSettings::Memory => Ok(Arc::new(infra_memory::MemoryRotationCache::new())),
+        #[allow(unreachable_patterns)]
+        CacheSettings::Memory => Err(StartupError::BackendNotBuilt(
+            "CACHE_TYPE=memory needs the `lightweight` feature (cargo build --release)".to_owned(),
+        )),
+        CacheSettings::Redis { .. } => Err(StartupError::BackendNotBuilt(
+            "CACHE_TYPE=redis (or REDIS_URL/REDIS_HOST): this binary was built without Redis support; \
+             build it with `--features enterprise`"
+                .to_owned(),
+        )),
+    }
+}
+
+fn not_built(database: &DatabaseSettings) -> StartupError {
+    StartupError::BackendNotBuilt(match database {
+        DatabaseSettings::Sqlite { .. } => {
+            "DB_TYPE=sqlite needs the `lightweight` feature (cargo build --release)".to_owned()
+        }
+        DatabaseSettings::Mysql { .. } => {
+            "DB_TYPE=mysql (or DATABASE_URL/DB_HOST): this binary was built without \
+             MySQL support; build it with `--features enterprise`"
+                .to_owned()
+        }
+    })
+}
+
+fn database_name(database: &DatabaseSettings) -> &'static str {
+    match database {
+        DatabaseSettings::Sqlite { .. } => "sqlite",
+        DatabaseSettings::Mysql { .. } => "mysql",
+    }
+}

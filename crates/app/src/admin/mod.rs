@@ -1,0 +1,93 @@
+//! The admin use cases: validated CRUD over the repository, with keys
+//! encrypted on the way in and every change announced to the cache.
+
+mod client_keys;
+mod configs;
+mod error;
+mod keys;
+mod session;
+
+pub use client_keys::CreatedClientKey;
+pub use configs::ConfigView;
+pub use error::AdminError;
+pub use keys::{BatchReport, FailedKey, KeyView};
+pub use session::{AdminCredentials, TokenResponse};
+
+use crate::jwt::JwtKeys;
+use crate::login_throttle::LoginThrottle;
+use crate::secrets::KeyCipher;
+use domain::ports::{ChangeEvent, KeyRepository, RotationCache};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What `GET /api/admin/app-config` tells the UI about this instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AppInfo {
+    /// Base URL clients should use.
+    pub proxy_public_base_url: String,
+    /// Gateway version.
+    pub version: String,
+    /// `lightweight` or `enterprise`.
+    pub build: String,
+    /// `sqlite`, `mysql` or `postgres`.
+    pub database: String,
+    /// `memory` or `redis`.
+    pub cache: String,
+}
+
+/// Admin plane over the ports.
+pub struct AdminService {
+    repo: Arc<dyn KeyRepository>,
+    cache: Arc<dyn RotationCache>,
+    cipher: Arc<KeyCipher>,
+    jwt: JwtKeys,
+    credentials: AdminCredentials,
+    throttle: LoginThrottle,
+    info: AppInfo,
+}
+
+impl AdminService {
+    /// Assembles the service.
+    #[must_use]
+    pub fn new(
+        repo: Arc<dyn KeyRepository>,
+        cache: Arc<dyn RotationCache>,
+        cipher: Arc<KeyCipher>,
+        jwt: JwtKeys,
+        credentials: AdminCredentials,
+        info: AppInfo,
+    ) -> Self {
+        Self {
+            repo,
+            cache,
+            cipher,
+            jwt,
+            credentials,
+            throttle: LoginThrottle::default(),
+            info,
+        }
+    }
+
+    /// Instance description for the UI.
+    #[must_use]
+    pub fn app_info(&self) -> &AppInfo {
+        &self.info
+    }
+
+    /// Whether the database and the cache answer: `(database, cache)`, each
+    /// `Err` with the reason when it does not.
+    pub async fn readiness(&self) -> (Result<(), String>, Result<(), String>) {
+        let database = self.repo.ping().await.map_err(|e| e.to_string());
+        let cache = self.cache.ping().await.map_err(|e| e.to_string());
+        (database, cache)
+    }
+
+    /// Announces a change; a failure only delays other instances until
+    /// their next poll, so it is logged, not returned.
+    async fn announce(&self, event: ChangeEvent) {
+        if let Err(error) = self.cache.publish(event).await {
+            tracing::warn!(%error, ?event, "could not publish a configuration change");
+        }
+    }
+}

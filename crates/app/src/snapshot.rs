@@ -1,0 +1,120 @@
+//! The in-memory view of the configuration the proxy serves from: services
+//! by slug with their decrypted key pools, client keys by hash. Rebuilt on
+//! every change notification, so the hot path never queries the database.
+
+use crate::secrets::{KeyCipher, SecretError};
+use domain::client_key::StoredClientKey;
+use domain::ports::{KeyRepository, RepoError};
+use domain::rotation::Rotation;
+use domain::{ClientKey, ConfigId, ProxyConfig, Slug, UpstreamKey};
+use secrecy::SecretString;
+use std::collections::HashMap;
+
+/// Errors while loading a snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The database failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    /// A key cannot be decrypted.
+    #[error("key {key_id}: {source}")]
+    Decrypt {
+        /// Which key.
+        key_id: i64,
+        /// Why.
+        source: SecretError,
+    },
+}
+
+/// An upstream key with its clear value, kept only in memory.
+pub struct PoolKey {
+    /// The key's row.
+    pub key: UpstreamKey,
+    /// The clear value.
+    pub secret: SecretString,
+}
+
+/// A service ready to serve: its config, its active keys and their rotation.
+pub struct ServiceEntry {
+    /// The config.
+    pub config: ProxyConfig,
+    /// Active keys, in id order.
+    pub keys: Vec<PoolKey>,
+    /// Rotation over `keys`.
+    pub rotation: Rotation,
+}
+
+/// Everything the proxy needs, decrypted and indexed.
+#[derive(Default)]
+pub struct Snapshot {
+    services: HashMap<Slug, ServiceEntry>,
+    client_keys: HashMap<String, ClientKey>,
+}
+
+impl Snapshot {
+    /// Loads and decrypts everything from the repository.
+    ///
+    /// # Errors
+    /// [`SnapshotError`] when the database fails or a key does not decrypt.
+    pub async fn load(repo: &dyn KeyRepository, cipher: &KeyCipher) -> Result<Self, SnapshotError> {
+        let configs = repo.list_configs().await?;
+        let mut pools: HashMap<ConfigId, Vec<PoolKey>> = HashMap::new();
+        for stored in repo.list_all_keys().await? {
+            if !stored.key.is_active {
+                continue;
+            }
+            let secret =
+                cipher
+                    .decrypt(&stored.ciphertext)
+                    .map_err(|source| SnapshotError::Decrypt {
+                        key_id: stored.key.id,
+                        source,
+                    })?;
+            pools
+                .entry(stored.key.config_id)
+                .or_default()
+                .push(PoolKey {
+                    key: stored.key,
+                    secret,
+                });
+        }
+        let services = configs
+            .into_iter()
+            .map(|config| {
+                let keys = pools.remove(&config.id).unwrap_or_default();
+                let weights: Vec<u32> = keys.iter().map(|k| k.key.weight).collect();
+                let rotation = Rotation::new(config.rotation_strategy, &weights);
+                (
+                    config.slug.clone(),
+                    ServiceEntry {
+                        config,
+                        keys,
+                        rotation,
+                    },
+                )
+            })
+            .collect();
+        let client_keys = repo
+            .list_client_keys()
+            .await?
+            .into_iter()
+            .map(|StoredClientKey { key, key_hash }| (key_hash, key))
+            .collect();
+        Ok(Self {
+            services,
+            client_keys,
+        })
+    }
+
+    /// The service addressed by `slug`.
+    #[must_use]
+    pub fn service(&self, slug: &Slug) -> Option<&ServiceEntry> {
+        self.services.get(slug)
+    }
+
+    /// The client key whose SHA-256 is `key_hash`.
+    #[must_use]
+    pub fn client_key_by_hash(&self, key_hash: &str) -> Option<&ClientKey> {
+        self.client_keys.get(key_hash)
+    }
+}

@@ -1,0 +1,6 @@
+//! sea-orm entities, one per table. Times are Unix milliseconds.
+
+pub mod client_key;
+pub mod proxy_config;
+pub mod setting;
+pub mod upstream_key;
