@@ -59,8 +59,10 @@ impl Application {
     /// # Errors
     /// [`StartupError`] naming the variable or file to fix.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let repo = open_repository(&settings).await?;
+        // The cache first: it has no side effects, so a misconfigured cache
+        // fails before the database file is created.
         let cache = open_cache(&settings)?;
+        let repo = open_repository(&settings).await?;
         let cipher = Arc::new(encryption_key::load_or_generate(
             settings.encryption_key.as_ref(),
             &settings.data_dir(),

@@ -39,6 +39,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
 }

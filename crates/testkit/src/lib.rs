@@ -1,1 +1,10 @@
+//! Test-only helpers: spawn the real gateway on port 0 over an isolated
+//! SQLite file, talk to it with typed helpers, and capture every log line.
 
+// Test scaffolding: a failed setup step must abort the test loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+pub mod app;
+pub mod logs;
+
+pub use app::{spawn_app, spawn_app_with, TestApp, TestOptions, TestResponse};

@@ -16,6 +16,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             .configure(app_config::config)
             .configure(configs::config)
             .configure(keys::config)
-            .configure(client_keys::config),
+            .configure(client_keys::config)
+            .default_service(web::to(crate::not_found)),
     );
 }

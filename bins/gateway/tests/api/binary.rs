@@ -1,0 +1,190 @@
+//! The real binary: first start with no configuration at all, the CLI, and
+//! start-up failures that must be one clear line.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gateway");
+
+/// The binary with an empty environment (PATH kept), run in `dir`.
+fn gateway(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+}
+
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    gateway(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+async fn wait_healthy(url: &str) -> bool {
+    let client = awc::Client::default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(response) = client.get(url).send().await {
+            if response.status() == 200 {
+                return true;
+            }
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(35);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gateway did not stop within 35 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts the gateway with no configuration, as `cargo run --release` does on a fresh clone.
+fn start_default(dir: &Path, stdout_file: &str) -> std::process::Child {
+    let stdout = std::fs::File::create(dir.join(stdout_file)).unwrap();
+    gateway(dir)
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn first_start_uses_the_defaults_and_prints_the_password_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = start_default(dir.path(), "first.txt");
+    let healthy = wait_healthy("http://127.0.0.1:8000/healthz").await;
+    let status = terminate(&mut child);
+    assert!(healthy, "GET :8000/healthz never answered 200");
+    assert!(
+        status.success(),
+        "SIGTERM must end the gateway cleanly: {status}"
+    );
+    let first = std::fs::read_to_string(dir.path().join("first.txt")).unwrap();
+    assert_eq!(first.matches("Admin password: ").count(), 1, "{first}");
+    assert!(dir.path().join("data/api_key_rotator.db").exists());
+    assert!(dir.path().join("data/secret.key").exists());
+
+    let mut child = start_default(dir.path(), "second.txt");
+    let healthy = wait_healthy("http://127.0.0.1:8000/healthz").await;
+    terminate(&mut child);
+    assert!(healthy);
+    let second = std::fs::read_to_string(dir.path().join("second.txt")).unwrap();
+    assert!(
+        !second.contains("Admin password"),
+        "printed again: {second}"
+    );
+}
+
+#[test]
+fn bad_configuration_fails_with_one_line_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-file"), "not a directory").unwrap();
+    for (env, expected) in [
+        (vec![("BACKEND_PORT", "eighty")], "BACKEND_PORT"),
+        (vec![("MAX_BODY_BYTES", "0")], "MAX_BODY_BYTES"),
+        (vec![("ENCRYPTION_KEY", "too-short")], "ENCRYPTION_KEY"),
+        (
+            vec![("DATABASE_PATH", "a-file/data/db.sqlite")],
+            "DATABASE_PATH",
+        ),
+        (
+            vec![("DB_TYPE", "mysql"), ("DB_HOST", "127.0.0.1")],
+            "--features enterprise",
+        ),
+        (
+            vec![("REDIS_URL", "redis://127.0.0.1:6379")],
+            "--features enterprise",
+        ),
+        (vec![("CACHE_TYPE", "memcached")], "CACHE_TYPE"),
+    ] {
+        let output = run(dir.path(), &["serve"], &env);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{env:?} must fail");
+        let error_lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.to_lowercase().contains("error"))
+            .collect();
+        assert_eq!(error_lines.len(), 1, "{env:?}: {stderr}");
+        assert!(error_lines[0].contains(expected), "{env:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // Nothing was created by the failed starts.
+    assert!(!dir.path().join("data").exists());
+}
+
+#[test]
+fn cli_version_help_gen_key_and_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = run(dir.path(), &["--version"], &[]);
+    assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let help = String::from_utf8_lossy(&run(dir.path(), &["--help"], &[]).stdout).into_owned();
+    for command in ["serve", "migrate", "gen-key", "--config"] {
+        assert!(help.contains(command), "{help}");
+    }
+    let key = run(dir.path(), &["gen-key"], &[]);
+    let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
+    assert!(app::secrets::KeyCipher::from_base64(&key).is_ok(), "{key}");
+
+    let db = [("DATABASE_PATH", "./state/rotator.db")];
+    let first = run(dir.path(), &["migrate"], &db);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout).trim(),
+        "applied 1 migration(s)"
+    );
+    let again = run(dir.path(), &["migrate"], &db);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        "applied 0 migration(s)"
+    );
+    assert!(dir.path().join("state/rotator.db").exists());
+}
+
+#[test]
+fn a_toml_config_file_is_read_and_env_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gateway.toml"),
+        "backend_port = \"not-a-port\"\n",
+    )
+    .unwrap();
+    let output = run(dir.path(), &["--config", "gateway.toml", "migrate"], &[]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("BACKEND_PORT"));
+    let output = run(
+        dir.path(),
+        &["--config", "gateway.toml", "migrate"],
+        &[("BACKEND_PORT", "9000")],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run(dir.path(), &["--config", "missing.toml", "migrate"], &[]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.toml"));
+}

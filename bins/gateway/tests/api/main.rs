@@ -1,0 +1,15 @@
+//! Integration tests of the gateway: the real application on port 0 over a
+//! temporary SQLite file (see `testkit`), and the real binary for start-up.
+
+// Helpers beside the tests fail the test on a broken setup, like the tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod bad_input;
+mod binary;
+mod client_keys;
+mod configs;
+mod docs;
+mod keys;
+mod persistence;
+mod secrets_at_rest;
