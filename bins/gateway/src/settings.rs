@@ -528,3 +528,26 @@ mod tests {
         assert!(read_toml(&bad).unwrap_err().to_string().contains("colour"));
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use super::VARIABLES;
+
+    /// docs/configuration.md documents exactly the variables the code reads.
+    #[test]
+    fn configuration_doc_lists_every_variable_and_no_other() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/configuration.md"
+        ))
+        .unwrap();
+        let documented: Vec<&str> = doc
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|rest| rest.split('`').next())
+            .filter(|name| name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .collect();
+        let in_code: Vec<&str> = VARIABLES.iter().map(|(name, _)| *name).collect();
+        assert_eq!(documented, in_code);
+    }
+}

@@ -1,0 +1,31 @@
+# API Key Rotator — developer recipes (https://github.com/casey/just).
+# Every recipe is a plain cargo or script command, usable without just.
+
+# Run the gateway (lightweight: SQLite + in-process state).
+run:
+    cargo run --release
+
+# The test suite (the README's test command).
+test:
+    cargo test --workspace
+
+# Everything CI runs: format check, clippy, tests, first-run smoke test.
+test-all:
+    bash .ci/run
+
+# Lints as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Apply database migrations and exit.
+migrate:
+    cargo run --release -- migrate
+
+# Print a new ENCRYPTION_KEY.
+gen-key:
+    cargo run --release -- gen-key
