@@ -13,6 +13,8 @@ pub mod llm;
 pub mod masking;
 pub mod ports;
 pub mod rotation;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod time_fmt;
 pub mod upstream_key;
 pub mod values;

@@ -1,0 +1,103 @@
+//! The behaviour every [`RotationCache`] must have.
+
+use crate::ports::{CacheError, ChangeEvent, RateBucket, RateDecision, RotationCache};
+use crate::time_fmt::from_unix_millis;
+use crate::{KeyHealth, KeyOutcome, KeyState};
+use std::time::Duration;
+
+fn ok<T>(result: Result<T, CacheError>, what: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
+
+/// Runs every check. `ids` must be unused by other concurrent users of the
+/// same store (services, keys and client keys are addressed by these ids).
+pub async fn run(cache: &dyn RotationCache, ids: i64) {
+    ok(cache.ping().await, "ping");
+
+    let service = ids;
+    for expected in 0..5 {
+        assert_eq!(ok(cache.next_counter(service).await, "counter"), expected);
+    }
+    assert_eq!(
+        ok(cache.next_counter(service + 1).await, "other counter"),
+        0,
+        "counters are per service"
+    );
+
+    let t0 = from_unix_millis(1_800_000_000_000);
+    let key = ids;
+    assert_eq!(
+        ok(cache.key_health(&[key]).await, "health")[0],
+        KeyHealth::default(),
+        "unknown keys are healthy"
+    );
+    let outcome = KeyOutcome::RateLimited {
+        retry_after: Some(Duration::from_secs(7)),
+        status: 429,
+        error: "slow".into(),
+    };
+    let health = ok(cache.record_outcome(key, &outcome, t0).await, "record");
+    assert_eq!(health.state, KeyState::CoolingDown);
+    assert_eq!(health.cooldown_until, Some(t0 + Duration::from_secs(7)));
+    let shorter = KeyOutcome::RateLimited {
+        retry_after: Some(Duration::from_secs(1)),
+        status: 429,
+        error: "slow".into(),
+    };
+    let health = ok(
+        cache.record_outcome(key, &shorter, t0).await,
+        "record shorter",
+    );
+    assert_eq!(
+        health.cooldown_until,
+        Some(t0 + Duration::from_secs(7)),
+        "a cooldown never shrinks"
+    );
+    let read = ok(cache.key_health(&[key + 1, key]).await, "read back");
+    assert_eq!(read, vec![KeyHealth::default(), health]);
+    ok(cache.reset_health(key).await, "reset");
+    assert_eq!(
+        ok(cache.key_health(&[key]).await, "after reset")[0],
+        KeyHealth::default()
+    );
+
+    let bucket = RateBucket::ClientKey(ids);
+    for _ in 0..2 {
+        assert_eq!(
+            ok(cache.acquire_rate(bucket, 2, t0).await, "rate"),
+            RateDecision::Allowed
+        );
+    }
+    let limited = ok(
+        cache
+            .acquire_rate(bucket, 2, t0 + Duration::from_secs(15))
+            .await,
+        "rate limited",
+    );
+    assert_eq!(
+        limited,
+        RateDecision::Limited {
+            retry_after: Duration::from_secs(45)
+        }
+    );
+    let next_minute = t0 + Duration::from_secs(60);
+    assert_eq!(
+        ok(
+            cache.acquire_rate(bucket, 2, next_minute).await,
+            "next window"
+        ),
+        RateDecision::Allowed
+    );
+    let other = RateBucket::UpstreamKey(ids);
+    assert_eq!(
+        ok(cache.acquire_rate(other, 1, t0).await, "other bucket"),
+        RateDecision::Allowed
+    );
+
+    let mut subscription = cache.subscribe();
+    ok(cache.publish(ChangeEvent::Keys(service)).await, "publish");
+    assert_eq!(subscription.next().await, Some(ChangeEvent::Keys(service)));
+}
