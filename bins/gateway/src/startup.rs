@@ -8,8 +8,11 @@ use actix_web::{web, App, HttpServer};
 use app::admin::AdminCredentials;
 use app::bootstrap::{self, BootstrapError, PasswordOrigin};
 use app::jwt::JwtKeys;
+use app::proxy::ProxyService;
+use app::snapshot::SnapshotStore;
 use app::{AdminService, AppInfo};
 use domain::ports::{KeyRepository, RotationCache};
+use gateway_http::proxy::{ProxyState, UpstreamClient};
 use gateway_http::AdminState;
 use secrecy::{ExposeSecret, SecretString};
 use std::io::Write;
@@ -33,6 +36,12 @@ pub enum StartupError {
     /// The encryption key is unusable.
     #[error(transparent)]
     EncryptionKey(#[from] EncryptionKeyError),
+    /// The proxy snapshot could not be loaded.
+    #[error("loading the configuration failed: {0}")]
+    Snapshot(#[from] app::snapshot::SnapshotError),
+    /// TLS for upstream connections could not be set up.
+    #[error("{0}")]
+    Tls(String),
     /// Credentials could not be set up.
     #[error("bootstrap failed: {0}")]
     Bootstrap(#[from] BootstrapError),
@@ -74,6 +83,15 @@ impl Application {
             PasswordOrigin::Configured | PasswordOrigin::Stored => None,
         };
         let jwt_secret = bootstrap::jwt_secret(repo.as_ref(), settings.jwt_secret.as_ref()).await?;
+        let snapshots =
+            Arc::new(SnapshotStore::load(Arc::clone(&repo), Arc::clone(&cipher)).await?);
+        // Other instances' changes arrive as notifications; this one's are applied synchronously.
+        actix_web::rt::spawn(Arc::clone(&snapshots).follow(cache.subscribe()));
+        let proxy = Arc::new(ProxyService::new(
+            Arc::clone(&snapshots),
+            Arc::clone(&cache),
+            settings.global_proxy_keys.clone(),
+        ));
         let info = AppInfo {
             proxy_public_base_url: settings.proxy_public_base_url.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -85,6 +103,7 @@ impl Application {
             repo,
             cache,
             cipher,
+            snapshots,
             JwtKeys::new(jwt_secret.expose_secret(), settings.jwt_ttl),
             AdminCredentials {
                 username: settings.admin_username.clone(),
@@ -96,6 +115,15 @@ impl Application {
             service,
             max_body_bytes: settings.max_body_bytes,
         });
+        let proxy_state = web::Data::new(ProxyState {
+            service: proxy,
+            max_body_bytes: settings.max_body_bytes,
+            default_timeout: settings.proxy_timeout,
+            expose_key_id: settings.expose_key_id,
+        });
+        // Fail now, not in a worker, if TLS cannot be set up.
+        UpstreamClient::new(settings.proxy_connect_timeout).map_err(StartupError::Tls)?;
+        let connect_timeout = settings.proxy_connect_timeout;
 
         let address = format!("{}:{}", settings.bind_address, settings.port);
         let bind_error = |source| StartupError::Bind {
@@ -105,9 +133,14 @@ impl Application {
         let listener = TcpListener::bind(&address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
         let server = HttpServer::new(move || {
-            App::new()
+            let mut app = App::new()
                 .app_data(state.clone())
-                .configure(gateway_http::configure)
+                .app_data(proxy_state.clone());
+            // One upstream client per worker: connection pools are per thread in awc.
+            if let Ok(client) = UpstreamClient::new(connect_timeout) {
+                app = app.app_data(web::Data::new(client));
+            }
+            app.configure(gateway_http::configure)
         })
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)

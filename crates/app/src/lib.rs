@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod jwt;
 pub mod login_throttle;
 pub mod password;
+pub mod proxy;
 pub mod secrets;
 pub mod snapshot;
 

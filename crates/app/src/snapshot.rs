@@ -4,11 +4,12 @@
 
 use crate::secrets::{KeyCipher, SecretError};
 use domain::client_key::StoredClientKey;
-use domain::ports::{KeyRepository, RepoError};
+use domain::ports::{ChangeSubscription, KeyRepository, RepoError};
 use domain::rotation::Rotation;
 use domain::{ClientKey, ConfigId, ProxyConfig, Slug, UpstreamKey};
 use secrecy::SecretString;
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// Errors while loading a snapshot.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +48,7 @@ pub struct ServiceEntry {
 /// Everything the proxy needs, decrypted and indexed.
 #[derive(Default)]
 pub struct Snapshot {
-    services: HashMap<Slug, ServiceEntry>,
+    services: HashMap<Slug, Arc<ServiceEntry>>,
     client_keys: HashMap<String, ClientKey>,
 }
 
@@ -86,11 +87,11 @@ impl Snapshot {
                 let rotation = Rotation::new(config.rotation_strategy, &weights);
                 (
                     config.slug.clone(),
-                    ServiceEntry {
+                    Arc::new(ServiceEntry {
                         config,
                         keys,
                         rotation,
-                    },
+                    }),
                 )
             })
             .collect();
@@ -108,7 +109,7 @@ impl Snapshot {
 
     /// The service addressed by `slug`.
     #[must_use]
-    pub fn service(&self, slug: &Slug) -> Option<&ServiceEntry> {
+    pub fn service(&self, slug: &str) -> Option<&Arc<ServiceEntry>> {
         self.services.get(slug)
     }
 
@@ -116,5 +117,57 @@ impl Snapshot {
     #[must_use]
     pub fn client_key_by_hash(&self, key_hash: &str) -> Option<&ClientKey> {
         self.client_keys.get(key_hash)
+    }
+}
+
+/// Holds the current snapshot and swaps in a new one on every change. Readers
+/// clone an `Arc` under a read lock that is never held across an await.
+pub struct SnapshotStore {
+    current: RwLock<Arc<Snapshot>>,
+    repo: Arc<dyn KeyRepository>,
+    cipher: Arc<KeyCipher>,
+}
+
+impl SnapshotStore {
+    /// Loads the first snapshot.
+    ///
+    /// # Errors
+    /// [`SnapshotError`] when the database fails or a key does not decrypt.
+    pub async fn load(
+        repo: Arc<dyn KeyRepository>,
+        cipher: Arc<KeyCipher>,
+    ) -> Result<Self, SnapshotError> {
+        let snapshot = Snapshot::load(repo.as_ref(), &cipher).await?;
+        Ok(Self {
+            current: RwLock::new(Arc::new(snapshot)),
+            repo,
+            cipher,
+        })
+    }
+
+    /// The snapshot in force.
+    #[must_use]
+    pub fn current(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Rebuilds the snapshot from the database. On failure the old one stays
+    /// in force (the proxy keeps serving from cached configuration).
+    ///
+    /// # Errors
+    /// [`SnapshotError`] when the database fails or a key does not decrypt.
+    pub async fn reload(&self) -> Result<(), SnapshotError> {
+        let snapshot = Snapshot::load(self.repo.as_ref(), &self.cipher).await?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(snapshot);
+        Ok(())
+    }
+
+    /// Reloads on every change notification until the subscription ends.
+    pub async fn follow(self: Arc<Self>, mut changes: Box<dyn ChangeSubscription>) {
+        while changes.next().await.is_some() {
+            if let Err(error) = self.reload().await {
+                tracing::warn!(%error, "configuration reload failed; serving the previous snapshot");
+            }
+        }
     }
 }

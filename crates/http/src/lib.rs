@@ -7,6 +7,7 @@ pub mod body;
 pub mod error;
 pub mod health;
 pub mod openapi;
+pub mod proxy;
 
 use actix_web::web;
 use app::AdminService;
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }));
     health::config(cfg);
     openapi::config(cfg);
+    proxy::config(cfg);
     cfg.service(
         web::scope("/api")
             .configure(admin::config)

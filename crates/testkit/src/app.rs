@@ -160,6 +160,79 @@ impl TestApp {
         }
     }
 
+    /// Sends any request with extra headers (repeated names allowed) and a raw body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> TestResponse {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        for (name, value) in headers {
+            request = request.append_header((*name, *value));
+        }
+        let sent = match body {
+            Some(bytes) => request.send_body(bytes).await,
+            None => request.send().await,
+        };
+        let mut response = sent.expect("request sent");
+        let body = response
+            .body()
+            .limit(64 * 1024 * 1024)
+            .await
+            .expect("body read");
+        TestResponse {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body,
+        }
+    }
+
+    /// A streaming request: returns the status and each body chunk with the
+    /// time (ms since the Unix epoch) it arrived.
+    pub async fn call_streaming(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> (u16, Vec<(u128, Bytes)>) {
+        use futures_util::StreamExt;
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        for (name, value) in headers {
+            request = request.append_header((*name, *value));
+        }
+        let mut response = match body {
+            Some(bytes) => request.send_body(bytes).await,
+            None => request.send().await,
+        }
+        .expect("request sent");
+        let status = response.status().as_u16();
+        let mut chunks = Vec::new();
+        while let Some(chunk) = response.next().await {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
+            chunks.push((now, chunk.expect("chunk")));
+        }
+        (status, chunks)
+    }
+
+    /// Creates a service from a JSON body and returns its id.
+    pub async fn create_service(&self, token: &str, body: Value) -> i64 {
+        let response = self
+            .admin_with(token, Method::POST, "/proxy-configs", Some(body))
+            .await;
+        assert_eq!(response.status, 201, "create service: {}", response.text());
+        response.json()["id"].as_i64().expect("id")
+    }
+
     /// Logs in as admin and returns the token.
     pub async fn login(&self) -> String {
         let body = json!({"username": "admin", "password": self.admin_password});

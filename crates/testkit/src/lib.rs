@@ -6,5 +6,7 @@
 
 pub mod app;
 pub mod logs;
+pub mod mock;
 
 pub use app::{spawn_app, spawn_app_with, TestApp, TestOptions, TestResponse};
+pub use mock::{Fault, MockUpstream, Recorded};

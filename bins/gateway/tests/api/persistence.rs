@@ -3,7 +3,6 @@
 
 use actix_web::http::Method;
 use app::snapshot::Snapshot;
-use domain::Slug;
 use secrecy::ExposeSecret;
 use serde_json::json;
 use testkit::{spawn_app_with, TestOptions};
@@ -82,7 +81,7 @@ async fn restart_keeps_configs_keys_password_and_tokens() {
     .unwrap();
     let cipher = gateway::encryption_key::load_or_generate(None, &data).unwrap();
     let snapshot = Snapshot::load(&repo, &cipher).await.unwrap();
-    let service = snapshot.service(&Slug::new("durable").unwrap()).unwrap();
+    let service = snapshot.service("durable").unwrap();
     assert_eq!(service.keys.len(), 1);
     assert_eq!(service.keys[0].secret.expose_secret(), KEY);
 }

@@ -16,6 +16,7 @@ pub use session::{AdminCredentials, TokenResponse};
 use crate::jwt::JwtKeys;
 use crate::login_throttle::LoginThrottle;
 use crate::secrets::KeyCipher;
+use crate::snapshot::SnapshotStore;
 use domain::ports::{ChangeEvent, KeyRepository, RotationCache};
 use serde::Serialize;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub struct AdminService {
     repo: Arc<dyn KeyRepository>,
     cache: Arc<dyn RotationCache>,
     cipher: Arc<KeyCipher>,
+    snapshots: Arc<SnapshotStore>,
     jwt: JwtKeys,
     credentials: AdminCredentials,
     throttle: LoginThrottle,
@@ -54,6 +56,7 @@ impl AdminService {
         repo: Arc<dyn KeyRepository>,
         cache: Arc<dyn RotationCache>,
         cipher: Arc<KeyCipher>,
+        snapshots: Arc<SnapshotStore>,
         jwt: JwtKeys,
         credentials: AdminCredentials,
         info: AppInfo,
@@ -62,6 +65,7 @@ impl AdminService {
             repo,
             cache,
             cipher,
+            snapshots,
             jwt,
             credentials,
             throttle: LoginThrottle::default(),
@@ -83,9 +87,14 @@ impl AdminService {
         (database, cache)
     }
 
-    /// Announces a change; a failure only delays other instances until
-    /// their next poll, so it is logged, not returned.
+    /// Makes a change visible: this instance's snapshot is rebuilt before the
+    /// admin call returns (so the very next proxied request obeys it), and
+    /// other instances are told. Failures only delay visibility, so they are
+    /// logged, not returned.
     async fn announce(&self, event: ChangeEvent) {
+        if let Err(error) = self.snapshots.reload().await {
+            tracing::warn!(%error, ?event, "could not rebuild the proxy snapshot after a change");
+        }
         if let Err(error) = self.cache.publish(event).await {
             tracing::warn!(%error, ?event, "could not publish a configuration change");
         }

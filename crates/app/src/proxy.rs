@@ -1,0 +1,197 @@
+//! The proxy's decisions, independent of HTTP: which service a request
+//! addresses, whether its client key may call it, and which upstream key
+//! serves it. Everything comes from the in-memory snapshot and the rotation
+//! cache; nothing touches the database.
+
+use crate::secrets::{constant_time_eq, hash_client_key};
+use crate::snapshot::{ServiceEntry, SnapshotStore};
+use domain::client_key::ClientKeyVerdict;
+use domain::ports::{CacheError, RotationCache};
+use domain::{time_fmt, ClientKeyId, ConfigType, KeyHealth, RotationStrategy};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a proxied request was refused before reaching an upstream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyError {
+    /// No active service of this kind has this slug.
+    #[error("no active service `{0}`")]
+    UnknownService(String),
+    /// No client key was presented.
+    #[error("missing client key")]
+    MissingClientKey,
+    /// The client key is not known.
+    #[error("invalid client key")]
+    InvalidClientKey,
+    /// The client key was revoked.
+    #[error("client key revoked")]
+    ClientKeyRevoked,
+    /// The client key expired.
+    #[error("client key expired")]
+    ClientKeyExpired,
+    /// The client key may not call this service.
+    #[error("client key not allowed for service `{0}`")]
+    ClientKeyNotAllowed(String),
+    /// Every key is disabled, cooling down or invalid.
+    #[error("no usable upstream key for service `{slug}`")]
+    NoAvailableKey {
+        /// The service.
+        slug: String,
+        /// When the earliest cooldown ends, if any key is cooling down.
+        retry_after: Option<Duration>,
+    },
+    /// The rotation cache failed.
+    #[error("rotation state unavailable: {0}")]
+    Cache(String),
+}
+
+impl From<CacheError> for ProxyError {
+    fn from(e: CacheError) -> Self {
+        match e {
+            CacheError::Unavailable(reason) => ProxyError::Cache(reason),
+        }
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The client key's id; `None` for a `GLOBAL_PROXY_KEYS` entry.
+    pub client_key_id: Option<ClientKeyId>,
+    /// Its name (`global` for global keys).
+    pub name: String,
+}
+
+/// The upstream key chosen for a request.
+pub struct ChosenKey {
+    /// Index in the service's pool.
+    pub index: usize,
+}
+
+/// Proxy decisions over the snapshot and the rotation cache.
+pub struct ProxyService {
+    snapshots: Arc<SnapshotStore>,
+    cache: Arc<dyn RotationCache>,
+    global_keys: Vec<SecretString>,
+}
+
+impl ProxyService {
+    /// Assembles the service; `global_keys` are `GLOBAL_PROXY_KEYS`.
+    #[must_use]
+    pub fn new(
+        snapshots: Arc<SnapshotStore>,
+        cache: Arc<dyn RotationCache>,
+        global_keys: Vec<SecretString>,
+    ) -> Self {
+        Self {
+            snapshots,
+            cache,
+            global_keys,
+        }
+    }
+
+    /// The active service of `kind` addressed by `slug`.
+    ///
+    /// # Errors
+    /// [`ProxyError::UnknownService`] when it is missing, inactive or of the other kind.
+    pub fn resolve(&self, slug: &str, kind: ConfigType) -> Result<Arc<ServiceEntry>, ProxyError> {
+        self.snapshots
+            .current()
+            .service(slug)
+            .filter(|entry| entry.config.is_active && entry.config.config_type() == kind)
+            .cloned()
+            .ok_or_else(|| ProxyError::UnknownService(slug.to_owned()))
+    }
+
+    /// Checks the presented client key against `GLOBAL_PROXY_KEYS` (constant
+    /// time) and the client keys of the admin API.
+    ///
+    /// # Errors
+    /// 401-class errors for a missing, unknown, revoked or expired key;
+    /// [`ProxyError::ClientKeyNotAllowed`] when it may not call this service.
+    pub fn authenticate(
+        &self,
+        service: &ServiceEntry,
+        presented: Option<&str>,
+    ) -> Result<ClientIdentity, ProxyError> {
+        let presented = presented
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or(ProxyError::MissingClientKey)?;
+        // Compare with every global key, so timing reveals neither match nor position.
+        let global = self.global_keys.iter().fold(false, |found, key| {
+            found | constant_time_eq(key.expose_secret().as_bytes(), presented.as_bytes())
+        });
+        if global {
+            return Ok(ClientIdentity {
+                client_key_id: None,
+                name: "global".to_owned(),
+            });
+        }
+        let snapshot = self.snapshots.current();
+        let key = snapshot
+            .client_key_by_hash(&hash_client_key(presented))
+            .ok_or(ProxyError::InvalidClientKey)?;
+        match key.permits(&service.config.slug, time_fmt::now()) {
+            ClientKeyVerdict::Allowed => Ok(ClientIdentity {
+                client_key_id: Some(key.id),
+                name: key.name.clone(),
+            }),
+            ClientKeyVerdict::Revoked => Err(ProxyError::ClientKeyRevoked),
+            ClientKeyVerdict::Expired => Err(ProxyError::ClientKeyExpired),
+            ClientKeyVerdict::NotAllowed => Err(ProxyError::ClientKeyNotAllowed(
+                service.config.slug.to_string(),
+            )),
+        }
+    }
+
+    /// Picks the upstream key for the next request: the service's counter
+    /// advances by one, and the first usable key from the pick onwards serves.
+    ///
+    /// # Errors
+    /// [`ProxyError::NoAvailableKey`] when no key is usable; `Cache` when the
+    /// rotation state is unreachable.
+    pub async fn choose_key(&self, service: &ServiceEntry) -> Result<ChosenKey, ProxyError> {
+        let no_key = |retry_after| ProxyError::NoAvailableKey {
+            slug: service.config.slug.to_string(),
+            retry_after,
+        };
+        if service.keys.is_empty() {
+            return Err(no_key(None));
+        }
+        let counter = self.cache.next_counter(service.config.id).await?;
+        let ids: Vec<_> = service.keys.iter().map(|k| k.key.id).collect();
+        let health = self.cache.key_health(&ids).await?;
+        let now = time_fmt::now();
+        let random = match service.config.rotation_strategy {
+            RotationStrategy::Random => random_u64(),
+            RotationStrategy::RoundRobin | RotationStrategy::Weighted => 0,
+        };
+        if let Some(index) = service
+            .rotation
+            .candidates(counter, random)
+            .find(|&i| health.get(i).is_none_or(|h| h.is_usable(now)))
+        {
+            return Ok(ChosenKey { index });
+        }
+        Err(no_key(earliest_recovery(&health, now)))
+    }
+}
+
+fn earliest_recovery(health: &[KeyHealth], now: domain::Timestamp) -> Option<Duration> {
+    health
+        .iter()
+        .filter_map(|h| h.cooldown_until)
+        .filter(|until| *until > now)
+        .min()
+        .map(|until| {
+            let wait = until - now;
+            Duration::from_millis(u64::try_from(wait.whole_milliseconds()).unwrap_or(0))
+        })
+}
+
+fn random_u64() -> u64 {
+    use rand_core::{OsRng, RngCore};
+    OsRng.next_u64()
+}

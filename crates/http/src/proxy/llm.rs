@@ -1,0 +1,248 @@
+//! `ANY /llm/{slug}/{rest}`: the LLM proxy (SPEC §5). The client key is read
+//! where its SDK puts it and stripped; the upstream key is placed where the
+//! upstream expects it. Same-format requests pass through untouched.
+
+use super::failure::Failure;
+use super::upstream::{RequestBody, UpstreamClient, UpstreamRequest};
+use super::{headers, slug_and_tail, with_query, ProxyState};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{web, HttpRequest, HttpResponse};
+use domain::llm::{detect_client_format, ClientFormat, FormatHints, KeyPlacement, LlmAdapter};
+use domain::{ApiFormat, ConfigType, KeyLocation, LlmTarget, OutputFormat, ProxyTarget};
+use futures_util::StreamExt;
+use secrecy::ExposeSecret;
+use std::time::Duration;
+
+/// Headers in which SDKs send their API key; never forwarded upstream.
+const CLIENT_KEY_HEADERS: &[&str] = &["authorization", "x-api-key", "x-goog-api-key"];
+/// Query parameter of the Gemini SDKs' key; never forwarded upstream.
+const CLIENT_KEY_QUERY: &str = "key";
+const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// The handler.
+pub async fn proxy(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<ProxyState>,
+    client: web::Data<UpstreamClient>,
+) -> HttpResponse {
+    let (_, tail) = slug_and_tail(&req);
+    let hints = FormatHints {
+        anthropic_version: req.headers().contains_key("anthropic-version"),
+        google_key: req.headers().contains_key("x-goog-api-key")
+            || headers::query_value(req.query_string(), CLIENT_KEY_QUERY).is_some(),
+    };
+    let detected = detect_client_format(tail, hints);
+    match forward(&req, payload, &state, &client, detected).await {
+        Ok(response) => response,
+        Err((failure, format)) => {
+            failure.render(Some(format.or(detected).unwrap_or(ClientFormat::Openai)))
+        }
+    }
+}
+
+type Failed = (Failure, Option<ClientFormat>);
+
+async fn forward(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &ProxyState,
+    client: &UpstreamClient,
+    detected: Option<ClientFormat>,
+) -> Result<HttpResponse, Failed> {
+    let (slug, tail) = slug_and_tail(req);
+    let service = state
+        .service
+        .resolve(slug, ConfigType::Llm)
+        .map_err(|e| (e.into(), None))?;
+    let ProxyTarget::Llm(target) = &service.config.target else {
+        return Err((
+            app::proxy::ProxyError::UnknownService(slug.to_owned()).into(),
+            None,
+        ));
+    };
+    let native = target.api_format.native_client_format();
+    let client_format = match target.output_format {
+        OutputFormat::Auto => detected.unwrap_or(native),
+        OutputFormat::None => native,
+        OutputFormat::Openai => ClientFormat::Openai,
+        OutputFormat::OpenaiResponses => ClientFormat::OpenaiResponses,
+        OutputFormat::Anthropic => ClientFormat::Anthropic,
+        OutputFormat::Gemini => ClientFormat::Gemini,
+    };
+    let fail = |failure: Failure| (failure, Some(client_format));
+    if client_format != native {
+        return Err(fail(Failure::ConversionNotSupported {
+            client: client_format.as_str(),
+            upstream: target.api_format.as_str(),
+        }));
+    }
+
+    // The client key, where the SDK put it; the body only as a last resort.
+    let mut body = if headers::has_body(req.headers()) {
+        RequestBody::Stream {
+            payload,
+            length: headers::content_length(req.headers()),
+        }
+    } else {
+        RequestBody::Empty
+    };
+    let mut presented = client_key_from_request(req.headers(), req.query_string());
+    if presented.is_none() {
+        if let RequestBody::Stream { payload, .. } = body {
+            let (key, rewritten) = client_key_from_body(payload, state.max_body_bytes)
+                .await
+                .map_err(fail)?;
+            presented = key;
+            body = RequestBody::Bytes(rewritten);
+        }
+    }
+    let identity = state
+        .service
+        .authenticate(&service, presented.as_deref())
+        .map_err(|e| fail(e.into()))?;
+    let chosen = state
+        .service
+        .choose_key(&service)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let key = &service.keys[chosen.index];
+    let secret = key.secret.expose_secret();
+
+    let adapter = adapters_llm::adapter_for(target.api_format);
+    let placement = placement(target, &adapter);
+    let key_name = placement.name.to_ascii_lowercase();
+    let query = match placement.location {
+        KeyLocation::Query => headers::rewrite_query(
+            req.query_string(),
+            &[CLIENT_KEY_QUERY, placement.name.as_str()],
+            Some((&placement.name, secret)),
+        ),
+        KeyLocation::Header | KeyLocation::Bearer => {
+            headers::rewrite_query(req.query_string(), &[CLIENT_KEY_QUERY], None)
+        }
+    };
+    let mut strip: Vec<&str> = CLIENT_KEY_HEADERS.to_vec();
+    strip.push(&key_name);
+    let mut forwarded: Vec<(HeaderName, HeaderValue)> = headers::forwardable(req.headers(), &strip)
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    let injected = match placement.location {
+        KeyLocation::Header => Some(secret.to_owned()),
+        KeyLocation::Bearer => Some(format!("Bearer {secret}")),
+        KeyLocation::Query => None,
+    };
+    if let Some(value) = injected {
+        let name = HeaderName::try_from(key_name.as_str()).map_err(|e| {
+            fail(Failure::BadBody(format!(
+                "api_key_name is not a header name: {e}"
+            )))
+        })?;
+        let mut value = HeaderValue::try_from(value).map_err(|_| {
+            fail(Failure::BadBody(
+                "the upstream key cannot be sent in a header".to_owned(),
+            ))
+        })?;
+        value.set_sensitive(true);
+        forwarded.push((name, value));
+    }
+    if target.api_format == ApiFormat::AnthropicNative
+        && !req.headers().contains_key("anthropic-version")
+    {
+        forwarded.push((
+            HeaderName::from_static("anthropic-version"),
+            HeaderValue::from_static(ANTHROPIC_VERSION),
+        ));
+    }
+    let timeout = service
+        .config
+        .timeout_s
+        .map_or(state.default_timeout, |s| Duration::from_secs(u64::from(s)));
+    let request = UpstreamRequest {
+        method: req.method().clone(),
+        url: with_query(adapter.upstream_url(&target.target_base_url, tail), &query),
+        headers: forwarded,
+        timeout,
+    };
+    tracing::debug!(service = %service.config.slug, client = %identity.name, format = client_format.as_str(),
+        key_id = key.key.id, key = %key.key.key_masked, "forwarding");
+    let mut response = client
+        .forward(request, body)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    if state.expose_key_id {
+        response.headers_mut().insert(
+            HeaderName::from_static("x-rotator-key-id"),
+            HeaderValue::from(key.key.id),
+        );
+    }
+    Ok(response)
+}
+
+/// Where the upstream key goes: the service's override, else the format's default.
+fn placement(target: &LlmTarget, adapter: &impl LlmAdapter) -> KeyPlacement {
+    let default = adapter.default_key_placement();
+    match (target.api_key_location, target.api_key_name.as_deref()) {
+        (None, None) => default,
+        (None, Some(name)) => KeyPlacement {
+            location: default.location,
+            name: name.to_owned(),
+        },
+        (Some(KeyLocation::Bearer), name) => KeyPlacement {
+            location: KeyLocation::Bearer,
+            name: name.unwrap_or("Authorization").to_owned(),
+        },
+        (Some(location), name) => KeyPlacement {
+            location,
+            name: name.map_or(default.name, str::to_owned),
+        },
+    }
+}
+
+/// The client key from `Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or `?key=`.
+fn client_key_from_request(headers: &HeaderMap, query: &str) -> Option<String> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    header("authorization")
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .or_else(|| header("x-api-key"))
+        .or_else(|| header("x-goog-api-key"))
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .or_else(|| headers::query_value(query, CLIENT_KEY_QUERY).filter(|k| !k.is_empty()))
+}
+
+/// Reads a JSON body (up to `limit`) for its `api_key` field, and returns
+/// the body without it.
+async fn client_key_from_body(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<(Option<String>, Bytes), Failure> {
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| Failure::BadBody(format!("cannot read the request body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(Failure::BodyTooLarge(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    let Ok(serde_json::Value::Object(mut object)) =
+        serde_json::from_slice::<serde_json::Value>(&buf)
+    else {
+        return Ok((None, buf.freeze()));
+    };
+    let Some(serde_json::Value::String(key)) = object.remove("api_key") else {
+        return Ok((None, buf.freeze()));
+    };
+    let rewritten = serde_json::to_vec(&object).map_err(|e| Failure::BadBody(e.to_string()))?;
+    Ok((Some(key), Bytes::from(rewritten)))
+}

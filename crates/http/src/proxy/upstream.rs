@@ -1,0 +1,151 @@
+//! The upstream HTTP client (awc, one per worker, connections reused) and
+//! the relaying of requests and responses as streams, never buffered whole.
+
+use super::headers;
+use actix_web::body::{BodyStream, SizedStream};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::web::{Bytes, Payload};
+use actix_web::HttpResponse;
+use awc::error::{ConnectError, SendRequestError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why an upstream could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamFailure {
+    /// No answer within the timeout.
+    #[error("upstream timed out")]
+    Timeout,
+    /// Connection refused, DNS failure, TLS failure, reset…
+    #[error("upstream unreachable: {0}")]
+    Unreachable(String),
+}
+
+/// The body to send upstream.
+pub enum RequestBody {
+    /// No body.
+    Empty,
+    /// The client's body, streamed through (length kept when declared).
+    Stream {
+        /// The client's payload.
+        payload: Payload,
+        /// Declared `Content-Length`.
+        length: Option<u64>,
+    },
+    /// A body the gateway had to read (and rewrite).
+    Bytes(Bytes),
+}
+
+/// Everything needed to call the upstream.
+pub struct UpstreamRequest {
+    /// Method.
+    pub method: Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers, repeated ones included, in order.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Time allowed until the response head arrives.
+    pub timeout: Duration,
+}
+
+/// The per-worker upstream client.
+pub struct UpstreamClient {
+    client: awc::Client,
+}
+
+impl UpstreamClient {
+    /// A client with TLS (rustls, ring, Mozilla roots), no redirects followed,
+    /// no default headers added, and unlimited pooled connections per host.
+    ///
+    /// # Errors
+    /// A message when the TLS configuration cannot be built.
+    pub fn new(connect_timeout: Duration) -> Result<Self, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots =
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS configuration: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let connector = awc::Connector::new()
+            .rustls_0_23(Arc::new(tls))
+            .timeout(connect_timeout)
+            .limit(0)
+            .conn_keep_alive(Duration::from_secs(30));
+        let client = awc::Client::builder()
+            .connector(connector)
+            .disable_redirects()
+            .no_default_headers()
+            .disable_timeout()
+            .finish();
+        Ok(Self { client })
+    }
+
+    /// Sends the request and relays the response as it arrives.
+    ///
+    /// # Errors
+    /// [`UpstreamFailure`] when no response head arrives.
+    pub async fn forward(
+        &self,
+        request: UpstreamRequest,
+        body: RequestBody,
+    ) -> Result<HttpResponse, UpstreamFailure> {
+        let head_only = request.method == Method::HEAD;
+        let mut outgoing = self
+            .client
+            .request(request.method, &request.url)
+            .timeout(request.timeout);
+        for (name, value) in request.headers {
+            outgoing = outgoing.append_header((name, value));
+        }
+        let sent = match body {
+            RequestBody::Empty => outgoing.send().await,
+            RequestBody::Bytes(bytes) => outgoing.send_body(bytes).await,
+            RequestBody::Stream {
+                payload,
+                length: Some(length),
+            } => outgoing.send_body(SizedStream::new(length, payload)).await,
+            RequestBody::Stream {
+                payload,
+                length: None,
+            } => outgoing.send_stream(payload).await,
+        };
+        let response = sent.map_err(classify)?;
+        Ok(relay(response, head_only))
+    }
+}
+
+fn classify(error: SendRequestError) -> UpstreamFailure {
+    match error {
+        SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
+            UpstreamFailure::Timeout
+        }
+        other => UpstreamFailure::Unreachable(other.to_string()),
+    }
+}
+
+fn relay<S>(response: awc::ClientResponse<S>, head_only: bool) -> HttpResponse
+where
+    S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static,
+{
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut builder = HttpResponse::build(status);
+    for (name, value) in headers::forwardable(response.headers(), &[]) {
+        builder.append_header((name.clone(), value.clone()));
+    }
+    let length = headers::content_length(response.headers());
+    if head_only || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        return match length {
+            Some(length) if head_only => builder.no_chunking(length).finish(),
+            _ => builder.finish(),
+        };
+    }
+    match length {
+        Some(length) => builder.body(SizedStream::new(length, response)),
+        None => builder.body(BodyStream::new(response)),
+    }
+}
