@@ -29,3 +29,7 @@ migrate:
 # Print a new ENCRYPTION_KEY.
 gen-key:
     cargo run --release -- gen-key
+
+# Proxy throughput and latency, gateway vs direct, written to docs/benchmarks.md.
+bench:
+    scripts/bench.sh

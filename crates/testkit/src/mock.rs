@@ -100,7 +100,11 @@ impl Fault {
 
 #[derive(Default)]
 struct MockState {
+    /// Off for benchmarks, where keeping every request would grow without bound.
+    not_recording: std::sync::atomic::AtomicBool,
     recorded: Mutex<Vec<Recorded>>,
+    /// Streams dropped before their last event (the client went away).
+    cancelled_streams: Arc<std::sync::atomic::AtomicUsize>,
     key_faults: Mutex<HashMap<String, Fault>>,
     next_faults: Mutex<VecDeque<Fault>>,
 }
@@ -136,6 +140,8 @@ impl MockUpstream {
                 .default_service(web::to(handle))
         })
         .workers(workers)
+        // Like real upstreams (nginx: 75 s), so pooled connections are not cut under a client's feet.
+        .keep_alive(Duration::from_secs(75))
         .bind(address)
         .expect("mock upstream binds");
         let port = server.addrs()[0].port();
@@ -154,6 +160,21 @@ impl MockUpstream {
     #[must_use]
     pub fn recorded(&self) -> Vec<Recorded> {
         lock(&self.state.recorded).clone()
+    }
+
+    /// Stops (or resumes) keeping requests; faults still apply.
+    pub fn set_recording(&self, on: bool) {
+        self.state
+            .not_recording
+            .store(!on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many SSE streams were dropped before their last event.
+    #[must_use]
+    pub fn cancelled_streams(&self) -> usize {
+        self.state
+            .cancelled_streams
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Forgets recorded requests.
@@ -220,6 +241,20 @@ fn now_ms() -> u128 {
 
 async fn handle(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> HttpResponse {
     let key = upstream_key(&req);
+    if !state
+        .not_recording
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        record(&state, &req, &body, key.clone());
+    }
+    let fault = key
+        .as_ref()
+        .and_then(|k| lock(&state.key_faults).get(k).cloned())
+        .or_else(|| lock(&state.next_faults).pop_front());
+    answer(&req, &body, fault, &state.cancelled_streams).await
+}
+
+fn record(state: &MockState, req: &HttpRequest, body: &Bytes, key: Option<String>) {
     lock(&state.recorded).push(Recorded {
         method: req.method().to_string(),
         path: req.path().to_owned(),
@@ -235,12 +270,16 @@ async fn handle(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> H
             })
             .collect(),
         body: body.clone(),
-        key: key.clone(),
+        key,
     });
-    let fault = key
-        .as_ref()
-        .and_then(|k| lock(&state.key_faults).get(k).cloned())
-        .or_else(|| lock(&state.next_faults).pop_front());
+}
+
+async fn answer(
+    req: &HttpRequest,
+    body: &Bytes,
+    fault: Option<Fault>,
+    cancelled: &Arc<std::sync::atomic::AtomicUsize>,
+) -> HttpResponse {
     if let Some(fault) = fault {
         if !fault.delay.is_zero() {
             actix_web::rt::time::sleep(fault.delay).await;
@@ -263,10 +302,15 @@ async fn handle(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> H
             return response.content_type("application/json").body(fault.body);
         }
     }
-    respond(&req, &body)
+    respond(req, body, cancelled)
 }
 
-fn respond(req: &HttpRequest, body: &Bytes) -> HttpResponse {
+fn respond(
+    req: &HttpRequest,
+    body: &Bytes,
+    cancelled: &Arc<std::sync::atomic::AtomicUsize>,
+) -> HttpResponse {
+    let sse = |events, interval, done| sse(events, interval, done, Arc::clone(cancelled));
     let path = req.path();
     let json_body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let stream = json_body["stream"].as_bool().unwrap_or(false);
@@ -415,10 +459,16 @@ fn sse(
     events: Vec<(Option<&'static str>, Value)>,
     interval: Duration,
     done: Option<&'static str>,
+    cancelled: Arc<std::sync::atomic::AtomicUsize>,
 ) -> HttpResponse {
     let total = events.len();
-    let body = stream::iter(events.into_iter().enumerate()).then(
-        move |(i, (name, mut data))| async move {
+    let guard = Arc::new(CancelGuard {
+        finished: std::sync::atomic::AtomicBool::new(false),
+        cancelled,
+    });
+    let body = stream::iter(events.into_iter().enumerate()).then(move |(i, (name, mut data))| {
+        let guard = Arc::clone(&guard);
+        async move {
             if i > 0 && !interval.is_zero() {
                 actix_web::rt::time::sleep(interval).await;
             }
@@ -429,15 +479,33 @@ fn sse(
             }
             frame.push_str(&format!("data: {data}\n\n"));
             if i + 1 == total {
+                guard
+                    .finished
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
                 if let Some(done) = done {
                     frame.push_str(&format!("data: {done}\n\n"));
                 }
             }
             Ok::<Bytes, std::io::Error>(Bytes::from(frame))
-        },
-    );
+        }
+    });
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
         .streaming(body)
+}
+
+/// Counts a stream as cancelled when it is dropped before its last event.
+struct CancelGuard {
+    finished: std::sync::atomic::AtomicBool,
+    cancelled: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if !self.finished.load(std::sync::atomic::Ordering::SeqCst) {
+            self.cancelled
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
 }

@@ -105,3 +105,42 @@ async fn sse_events_arrive_as_they_are_sent_on_both_proxies() {
         "passthrough keeps the upstream framing"
     );
 }
+
+#[actix_web::test]
+async fn a_client_that_goes_away_cancels_the_upstream_stream() {
+    use futures_util::StreamExt;
+    let mock = MockUpstream::start();
+    let app = spawn_app_with(TestOptions::default().env("GLOBAL_PROXY_KEYS", CLIENT_KEY)).await;
+    let token = app.login().await;
+    let id = app
+        .create_service(
+            &token,
+            json!({"name": "l", "slug": "l", "config_type": "llm",
+            "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"}),
+        )
+        .await;
+    app.add_key(&token, id, "sk-stream-cancel-0000001").await;
+    let body = json!({"model": "m", "stream": true, "messages": []}).to_string();
+    let mut response = awc::Client::default()
+        .post(format!(
+            "{}/llm/l/v1/chat/completions?events=100&interval_ms=100",
+            app.address
+        ))
+        .insert_header(("authorization", format!("Bearer {CLIENT_KEY}")))
+        .send_body(body)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let first = response.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("tok0"));
+    drop(response);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while mock.cancelled_streams() == 0 && std::time::Instant::now() < deadline {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        mock.cancelled_streams(),
+        1,
+        "the upstream stream must be dropped when the client leaves"
+    );
+}

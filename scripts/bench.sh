@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# `just bench`: requests/s and p50/p99 latency through the gateway and
+# directly against the testkit mock upstream, in the same run, at 1, 64 and
+# 256 connections, non-streamed and streamed (20 SSE events per response).
+# Writes the table to docs/benchmarks.md (between the BENCH markers) and prints it.
+#
+# Environment: BENCH_DURATION (seconds per cell, default 10), BENCH_WRITE=0 to
+# only print. Needs wrk (installed from apt when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${BENCH_DURATION:-10}
+GATEWAY_PORT=18080
+MOCK_PORT=18081
+CLIENT_KEY=bench-client-key
+WORK=$(mktemp -d)
+
+if ! command -v wrk >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq wrk
+fi
+cargo build --release --quiet -p gateway -p testkit --bins
+
+cleanup() {
+  kill "${GATEWAY_PID:-}" "${MOCK_PID:-}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+target/release/mock-upstream "127.0.0.1:$MOCK_PORT" 1 2>"$WORK/mock.log" &
+MOCK_PID=$!
+BACKEND_PORT=$GATEWAY_PORT BIND_ADDRESS=127.0.0.1 DATABASE_PATH="$WORK/data/bench.db" ADMIN_PASSWORD=bench \
+  GLOBAL_PROXY_KEYS=$CLIENT_KEY LOG_LEVEL=warn target/release/gateway 2>"$WORK/gateway.log" >/dev/null &
+GATEWAY_PID=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$GATEWAY_PORT/healthz" >/dev/null 2>&1 && curl -fsS "http://127.0.0.1:$MOCK_PORT/v1/models" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+api() { curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
+TOKEN=$(curl -fsS "http://127.0.0.1:$GATEWAY_PORT/api/admin/login" -d '{"username":"admin","password":"bench"}' \
+  | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+ID=$(api "http://127.0.0.1:$GATEWAY_PORT/api/admin/proxy-configs" -d "{\"name\":\"bench\",\"slug\":\"bench\",\"config_type\":\"llm\",
+  \"target_base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_format\":\"openai_compatible\"}" | sed -E 's/.*"id":([0-9]+).*/\1/')
+api "http://127.0.0.1:$GATEWAY_PORT/api/admin/proxy-configs/$ID/keys/batch" \
+  -d '{"keys":["sk-bench-key-0000000001","sk-bench-key-0000000002","sk-bench-key-0000000003"]}' >/dev/null
+
+cat >"$WORK/chat.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $CLIENT_KEY"
+LUA
+cat >"$WORK/stream.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $CLIENT_KEY"
+LUA
+
+# wrk's latency lines read like "50%  1.23ms"; print milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
+}
+
+run() { # mode target connections -> "rps p50 p99"
+  local mode=$1 target=$2 conns=$3 url script threads=2
+  if [ "$target" = direct ]; then url="http://127.0.0.1:$MOCK_PORT/v1/chat/completions"; else url="http://127.0.0.1:$GATEWAY_PORT/llm/bench/v1/chat/completions"; fi
+  if [ "$mode" = streamed ]; then url="$url?events=20"; script="$WORK/stream.lua"; else script="$WORK/chat.lua"; fi
+  [ "$conns" -lt 2 ] && threads=1
+  local out
+  out=$(wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$script" "$url")
+  if echo "$out" | grep -q "Non-2xx"; then echo "bench: non-2xx answers ($mode, $target, $conns connections):" >&2; echo "$out" >&2; exit 1; fi
+  local rps p50 p99
+  rps=$(echo "$out" | awk '/Requests\/sec/ { printf "%d", $2 }')
+  p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
+  p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
+  echo "$rps $p50 $p99"
+}
+
+TABLE="$WORK/table.md"
+{
+  echo "| mode | connections | direct req/s | gateway req/s | gateway/direct | direct p50 / p99 (ms) | gateway p50 / p99 (ms) |"
+  echo "|---|---|---|---|---|---|---|"
+} >"$TABLE"
+for mode in non-streamed streamed; do
+  for conns in 1 64 256; do
+    direct=$(run "$mode" direct "$conns") || exit 1
+    gateway=$(run "$mode" gateway "$conns") || exit 1
+    read -r d_rps d_p50 d_p99 <<<"$direct"
+    read -r g_rps g_p50 g_p99 <<<"$gateway"
+    ratio=$(awk -v g="$g_rps" -v d="$d_rps" 'BEGIN { printf "%.2f", (d > 0 ? g / d : 0) }')
+    echo "| $mode | $conns | $d_rps | $g_rps | $ratio | $d_p50 / $d_p99 | $g_p50 / $g_p99 |" >>"$TABLE"
+    tail -1 "$TABLE"
+  done
+done
+
+MACHINE="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), $(date -u +%Y-%m-%d)"
+if [ "${BENCH_WRITE:-1}" = 1 ]; then
+  python3 - "$TABLE" "$MACHINE" "$DURATION" <<'PY'
+import pathlib, sys
+table = pathlib.Path(sys.argv[1]).read_text()
+machine, duration = sys.argv[2], sys.argv[3]
+doc = pathlib.Path("docs/benchmarks.md")
+text = doc.read_text()
+start, end = "<!-- BENCH:START -->", "<!-- BENCH:END -->"
+block = f"{start}\nMachine: {machine}. {duration} s per cell.\n\n{table}{end}"
+head, rest = text.split(start, 1)
+_, tail = rest.split(end, 1)
+doc.write_text(head + block + tail)
+PY
+fi
+cat "$TABLE"
