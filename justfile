@@ -5,9 +5,9 @@
 run:
     cargo run --release
 
-# The test suite (the README's test command).
+# The test suite (the README's test command): lightweight, then enterprise.
 test:
-    cargo test --workspace
+    scripts/test.sh
 
 # Everything CI runs: format check, clippy, tests, first-run smoke test.
 test-all:

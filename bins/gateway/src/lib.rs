@@ -1,6 +1,7 @@
 //! The gateway as a library: configuration, backend wiring and the HTTP
 //! server, so tests build exactly the application the binary runs.
 
+pub mod backends;
 pub mod cli;
 pub mod encryption_key;
 pub mod settings;
@@ -9,9 +10,3 @@ pub mod telemetry;
 
 pub use settings::Settings;
 pub use startup::Application;
-
-/// The build flavour compiled into this binary.
-#[must_use]
-pub const fn build_name() -> &'static str {
-    "lightweight"
-}

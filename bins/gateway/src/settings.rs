@@ -59,6 +59,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("REDIS_HOST", ""),
     ("REDIS_PORT", "6379"),
     ("REDIS_PASSWORD", ""),
+    ("REDIS_KEY_PREFIX", "api_key_rotator"),
     ("METRICS_TOKEN", ""),
     ("CORS_ALLOWED_ORIGINS", ""),
     ("EXPOSE_KEY_ID", "false"),
@@ -88,6 +89,23 @@ pub enum DatabaseSettings {
         /// Connection URL (from `DATABASE_URL` or the `DB_*` variables).
         url: SecretString,
     },
+    /// PostgreSQL.
+    Postgres {
+        /// Connection URL (`DATABASE_URL`).
+        url: SecretString,
+    },
+}
+
+impl DatabaseSettings {
+    /// `sqlite`, `mysql` or `postgres`.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            DatabaseSettings::Sqlite { .. } => "sqlite",
+            DatabaseSettings::Mysql { .. } => "mysql",
+            DatabaseSettings::Postgres { .. } => "postgres",
+        }
+    }
 }
 
 /// Which rotation cache to use.
@@ -99,6 +117,8 @@ pub enum CacheSettings {
     Redis {
         /// Connection URL (from `REDIS_URL` or the `REDIS_*` variables).
         url: SecretString,
+        /// `REDIS_KEY_PREFIX`.
+        prefix: String,
     },
 }
 
@@ -261,7 +281,9 @@ impl Settings {
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-            DatabaseSettings::Mysql { .. } => PathBuf::from("./data"),
+            DatabaseSettings::Mysql { .. } | DatabaseSettings::Postgres { .. } => {
+                PathBuf::from("./data")
+            }
         }
     }
 }
@@ -276,6 +298,7 @@ fn database<'a>(
         None if url.is_some_and(|u| u.starts_with("mysql://")) || get("DB_HOST").is_some() => {
             "mysql".to_owned()
         }
+        None if url.is_some_and(is_postgres_url) => "postgres".to_owned(),
         None => "sqlite".to_owned(),
     };
     match db_type.as_str() {
@@ -309,11 +332,24 @@ fn database<'a>(
                 url: SecretString::from(url),
             })
         }
+        "postgres" | "postgresql" => match url {
+            Some(u) if is_postgres_url(u) => Ok(DatabaseSettings::Postgres {
+                url: SecretString::from(u.to_owned()),
+            }),
+            _ => Err(invalid(
+                "DATABASE_URL",
+                "must be a postgres:// URL when DB_TYPE=postgres",
+            )),
+        },
         other => Err(invalid(
             "DB_TYPE",
-            format!("`{other}` is not one of: sqlite, mysql"),
+            format!("`{other}` is not one of: sqlite, mysql, postgres"),
         )),
     }
+}
+
+fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 fn cache<'a>(
@@ -347,8 +383,13 @@ fn cache<'a>(
                     format!("redis://{auth}{host}:{port}")
                 }
             };
+            let prefix = text("REDIS_KEY_PREFIX");
+            if prefix.contains(char::is_whitespace) {
+                return Err(invalid("REDIS_KEY_PREFIX", "must not contain spaces"));
+            }
             Ok(CacheSettings::Redis {
                 url: SecretString::from(url),
+                prefix,
             })
         }
         other => Err(invalid(
@@ -491,10 +532,13 @@ mod tests {
         ]))
         .unwrap();
         assert!(matches!(s.database, DatabaseSettings::Mysql { .. }));
-        let CacheSettings::Redis { url } = s.cache else {
+        let CacheSettings::Redis { url, prefix } = s.cache else {
             panic!("redis")
         };
         assert_eq!(url.expose_secret(), "redis://r:6379");
+        assert_eq!(prefix, "api_key_rotator");
+        let s = Settings::from_raw(&raw(&[("DATABASE_URL", "postgres://p@h/db")])).unwrap();
+        assert_eq!(s.database.name(), "postgres");
         let s = Settings::from_raw(&raw(&[("DB_HOST", "db"), ("DB_PASSWORD", "pw")])).unwrap();
         let DatabaseSettings::Mysql { url } = s.database else {
             panic!("mysql")

@@ -1,8 +1,9 @@
 //! Wiring: picks the backends compiled into this build, bootstraps
 //! credentials, and builds the HTTP server.
 
+use crate::backends;
 use crate::encryption_key::{self, EncryptionKeyError};
-use crate::settings::{CacheSettings, DatabaseSettings, Settings};
+use crate::settings::Settings;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use app::admin::AdminCredentials;
@@ -11,7 +12,6 @@ use app::jwt::JwtKeys;
 use app::proxy::ProxyService;
 use app::snapshot::SnapshotStore;
 use app::{AdminService, AppInfo};
-use domain::ports::{KeyRepository, RotationCache};
 use gateway_http::proxy::{ProxyState, UpstreamClient};
 use gateway_http::AdminState;
 use secrecy::{ExposeSecret, SecretString};
@@ -33,6 +33,21 @@ pub enum StartupError {
     #[cfg(feature = "lightweight")]
     #[error(transparent)]
     Sqlite(#[from] infra_sqlite::SqliteError),
+    /// MySQL cannot be used.
+    #[cfg(feature = "enterprise")]
+    #[error(transparent)]
+    Mysql(#[from] infra_mysql::MysqlError),
+    /// PostgreSQL cannot be used.
+    #[cfg(feature = "enterprise")]
+    #[error(transparent)]
+    Postgres(#[from] infra_postgres::PostgresError),
+    /// Redis cannot be used.
+    #[cfg(feature = "enterprise")]
+    #[error(transparent)]
+    Redis(#[from] infra_redis::RedisError),
+    /// A shared database needs a shared encryption key.
+    #[error("ENCRYPTION_KEY: required with DB_TYPE={0}, since every instance must decrypt the same keys; generate one with `gateway gen-key`")]
+    EncryptionKeyRequired(&'static str),
     /// The encryption key is unusable.
     #[error(transparent)]
     EncryptionKey(#[from] EncryptionKeyError),
@@ -70,8 +85,9 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         // The cache first: it has no side effects, so a misconfigured cache
         // fails before the database file is created.
-        let cache = open_cache(&settings)?;
-        let repo = open_repository(&settings).await?;
+        backends::require_shared_encryption_key(&settings)?;
+        let cache = backends::open_cache(&settings).await?;
+        let repo = backends::open_repository(&settings).await?;
         let cipher = Arc::new(encryption_key::load_or_generate(
             settings.encryption_key.as_ref(),
             &settings.data_dir(),
@@ -95,8 +111,8 @@ impl Application {
         let info = AppInfo {
             proxy_public_base_url: settings.proxy_public_base_url.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            build: crate::build_name().to_owned(),
-            database: database_name(&settings.database).to_owned(),
+            build: backends::build_name(&settings).to_owned(),
+            database: settings.database.name().to_owned(),
             cache: cache.backend().to_owned(),
         };
         let service = Arc::new(AdminService::new(
@@ -146,7 +162,7 @@ impl Application {
         .listen(listener)
         .map_err(bind_error)?
         .run();
-        tracing::info!(%address, port, build = crate::build_name(), "gateway listening");
+        tracing::info!(%address, port, build = backends::build_name(&settings), "gateway listening");
         Ok(Self {
             port,
             server,
@@ -205,59 +221,5 @@ impl Application {
 /// # Errors
 /// [`StartupError`] when the database cannot be opened or migrated.
 pub async fn migrate(settings: &Settings) -> Result<usize, StartupError> {
-    match &settings.database {
-        #[cfg(feature = "lightweight")]
-        DatabaseSettings::Sqlite { path } => {
-            Ok(infra_sqlite::migrate(&infra_sqlite::SqliteConfig::new(path.clone())).await?)
-        }
-        other => Err(not_built(other)),
-    }
-}
-
-async fn open_repository(settings: &Settings) -> Result<Arc<dyn KeyRepository>, StartupError> {
-    match &settings.database {
-        #[cfg(feature = "lightweight")]
-        DatabaseSettings::Sqlite { path } => {
-            let repo =
-                infra_sqlite::connect(&infra_sqlite::SqliteConfig::new(path.clone())).await?;
-            Ok(Arc::new(repo))
-        }
-        other => Err(not_built(other)),
-    }
-}
-
-fn open_cache(settings: &Settings) -> Result<Arc<dyn RotationCache>, StartupError> {
-    match &settings.cache {
-        #[cfg(feature = "lightweight")]
-        CacheSettings::Memory => Ok(Arc::new(infra_memory::MemoryRotationCache::new())),
-        #[allow(unreachable_patterns)]
-        CacheSettings::Memory => Err(StartupError::BackendNotBuilt(
-            "CACHE_TYPE=memory needs the `lightweight` feature (cargo build --release)".to_owned(),
-        )),
-        CacheSettings::Redis { .. } => Err(StartupError::BackendNotBuilt(
-            "CACHE_TYPE=redis (or REDIS_URL/REDIS_HOST): this binary was built without Redis support; \
-             build it with `--features enterprise`"
-                .to_owned(),
-        )),
-    }
-}
-
-fn not_built(database: &DatabaseSettings) -> StartupError {
-    StartupError::BackendNotBuilt(match database {
-        DatabaseSettings::Sqlite { .. } => {
-            "DB_TYPE=sqlite needs the `lightweight` feature (cargo build --release)".to_owned()
-        }
-        DatabaseSettings::Mysql { .. } => {
-            "DB_TYPE=mysql (or DATABASE_URL/DB_HOST): this binary was built without \
-             MySQL support; build it with `--features enterprise`"
-                .to_owned()
-        }
-    })
-}
-
-fn database_name(database: &DatabaseSettings) -> &'static str {
-    match database {
-        DatabaseSettings::Sqlite { .. } => "sqlite",
-        DatabaseSettings::Mysql { .. } => "mysql",
-    }
+    backends::migrate(settings).await
 }

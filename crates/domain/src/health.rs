@@ -2,11 +2,11 @@
 
 use crate::time_fmt;
 use crate::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The state of a key as shown to admins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
@@ -22,13 +22,13 @@ pub enum KeyState {
 }
 
 /// Health of one key, shared by all instances through the rotation cache.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyHealth {
     /// Current state.
     pub state: KeyState,
     /// End of the current cooldown.
-    #[serde(with = "time_fmt::rfc3339_option")]
+    #[serde(with = "time_fmt::rfc3339_option", default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub cooldown_until: Option<Timestamp>,
     /// Failures in a row.
@@ -38,7 +38,7 @@ pub struct KeyHealth {
     /// Last error, short and masked.
     pub last_error: Option<String>,
     /// Last time it served a request.
-    #[serde(with = "time_fmt::rfc3339_option")]
+    #[serde(with = "time_fmt::rfc3339_option", default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_used_at: Option<Timestamp>,
 }

@@ -230,6 +230,31 @@ pub enum ChangeEvent {
     ClientKeys,
 }
 
+impl ChangeEvent {
+    /// Wire form, for notifications between instances: `configs`, `client_keys`, `keys:<id>`.
+    #[must_use]
+    pub fn encode(self) -> String {
+        match self {
+            ChangeEvent::Configs => "configs".to_owned(),
+            ChangeEvent::ClientKeys => "client_keys".to_owned(),
+            ChangeEvent::Keys(id) => format!("keys:{id}"),
+        }
+    }
+
+    /// Parses [`ChangeEvent::encode`]'s output; anything else reads as a
+    /// `Configs` change (reload everything), never as an error.
+    #[must_use]
+    pub fn decode(text: &str) -> Self {
+        match text {
+            "client_keys" => ChangeEvent::ClientKeys,
+            other => other
+                .strip_prefix("keys:")
+                .and_then(|id| id.parse().ok())
+                .map_or(ChangeEvent::Configs, ChangeEvent::Keys),
+        }
+    }
+}
+
 /// A counter subject to a requests-per-minute limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateBucket {
@@ -237,6 +262,17 @@ pub enum RateBucket {
     UpstreamKey(KeyId),
     /// A client key's `rpm_limit`.
     ClientKey(ClientKeyId),
+}
+
+impl RateBucket {
+    /// Stable name, for shared stores.
+    #[must_use]
+    pub fn name(self) -> String {
+        match self {
+            RateBucket::UpstreamKey(id) => format!("key:{id}"),
+            RateBucket::ClientKey(id) => format!("client:{id}"),
+        }
+    }
 }
 
 /// Answer of [`RotationCache::acquire_rate`].

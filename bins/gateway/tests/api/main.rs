@@ -10,6 +10,8 @@ mod binary;
 mod client_keys;
 mod configs;
 mod docs;
+#[cfg(feature = "enterprise")]
+mod enterprise;
 mod keys;
 mod persistence;
 mod proxy_auth;

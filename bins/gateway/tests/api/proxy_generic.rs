@@ -199,7 +199,11 @@ async fn hop_by_hop_headers_are_not_forwarded() {
     })
     .await
     .unwrap();
-    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(
+        raw.starts_with("HTTP/1.1 200"),
+        "raw answer: {raw:?}\nmock saw: {:?}",
+        mock.recorded()
+    );
     let recorded = &mock.recorded()[0];
     for name in [
         "x-hop",

@@ -4,7 +4,7 @@ use crate::errors::repo_err;
 use domain::ports::RepoError;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, SqlErr};
 
 pub(super) async fn get(db: &DatabaseConnection, name: &str) -> Result<Option<String>, RepoError> {
     Ok(setting::Entity::find_by_id(name.to_owned())
@@ -40,17 +40,13 @@ pub(super) async fn put_if_absent(
     name: &str,
     value: &str,
 ) -> Result<String, RepoError> {
-    // Insert-or-ignore, then read back: whoever inserted first wins everywhere.
-    setting::Entity::insert(row(name, value))
-        .on_conflict(
-            OnConflict::column(setting::Column::Name)
-                .do_nothing()
-                .to_owned(),
-        )
-        .do_nothing()
-        .exec(db)
-        .await
-        .map_err(repo_err)?;
+    // Insert, tolerate losing the race, then read back: whoever inserted first
+    // wins everywhere. (A plain insert is portable; MySQL has no ON CONFLICT DO NOTHING.)
+    match setting::Entity::insert(row(name, value)).exec(db).await {
+        Ok(_) => {}
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
+        Err(e) => return Err(repo_err(e)),
+    }
     get(db, name)
         .await?
         .ok_or_else(|| RepoError::Unavailable(format!("setting {name} vanished after insert")))

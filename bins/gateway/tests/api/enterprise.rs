@@ -1,0 +1,326 @@
+//! Enterprise: several gateway processes share one MariaDB database and one
+//! Redis. Rotation is fair across them, and an admin change made on one is
+//! obeyed by the others within a second.
+
+use actix_web::http::Method;
+use domain::testing::{service_url, unique_name, with_database};
+use futures_util::future::join_all;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use testkit::MockUpstream;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gateway");
+const CLIENT_KEY: &str = "enterprise-global-client-key";
+const KEYS: [&str; 3] = [
+    "sk-ent-key-0000000000001",
+    "sk-ent-key-0000000000002",
+    "sk-ent-key-0000000000003",
+];
+
+/// Gateway processes, killed when dropped (also when a test fails).
+struct Instances(Vec<(Child, u16)>);
+
+impl Drop for Instances {
+    fn drop(&mut self) {
+        for (child, _) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn send(
+    method: Method,
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, Value, String) {
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let mut request = client.request(method, format!("http://127.0.0.1:{port}{path}"));
+    for (name, value) in headers {
+        request = request.insert_header((*name, *value));
+    }
+    let mut response = match body {
+        Some(body) => request.send_json(&body).await,
+        None => request.send().await,
+    }
+    .unwrap();
+    let bytes = response.body().await.unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (
+        response.status().as_u16(),
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    )
+}
+
+async fn wait_healthy(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if awc::Client::default()
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("instance on port {port} never became healthy (its log is in the test's temp dir)");
+}
+
+async fn chat(port: u16, auth: &str) -> u16 {
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    send(
+        Method::POST,
+        port,
+        "/llm/shared/v1/chat/completions",
+        &[("authorization", auth)],
+        Some(body),
+    )
+    .await
+    .0
+}
+
+#[actix_web::test]
+async fn three_instances_share_rotation_and_obey_changes_within_a_second() {
+    let Some(mysql) = service_url("TEST_MYSQL_URL") else {
+        return;
+    };
+    let Some(redis) = service_url("TEST_REDIS_URL") else {
+        return;
+    };
+    let database = unique_name("akr_multi");
+    let server = Database::connect(&mysql).await.unwrap();
+    server
+        .execute_unprepared(&format!("CREATE DATABASE `{database}`"))
+        .await
+        .unwrap();
+    let prefix = unique_name("akr_multi");
+    let encryption_key = app::secrets::KeyCipher::generate_key_base64();
+    let mock = MockUpstream::start();
+    let other_mock = MockUpstream::start();
+    let logs = tempfile::tempdir().unwrap();
+
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let instances = Instances(
+        ports
+            .iter()
+            .map(|port| {
+                let log = std::fs::File::create(logs.path().join(format!("{port}.log"))).unwrap();
+                let child = Command::new(BIN)
+                    .env_clear()
+                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                    .envs([
+                        ("DATABASE_URL", with_database(&mysql, &database)),
+                        ("REDIS_URL", redis.clone()),
+                        ("REDIS_KEY_PREFIX", prefix.clone()),
+                        ("ENCRYPTION_KEY", encryption_key.clone()),
+                        ("ADMIN_PASSWORD", "enterprise-admin".to_owned()),
+                        ("GLOBAL_PROXY_KEYS", CLIENT_KEY.to_owned()),
+                        ("BIND_ADDRESS", "127.0.0.1".to_owned()),
+                        ("BACKEND_PORT", port.to_string()),
+                        ("LOG_LEVEL", "warn".to_owned()),
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .unwrap();
+                (child, *port)
+            })
+            .collect(),
+    );
+    // All three start at once and race to migrate the empty database.
+    for port in &ports {
+        wait_healthy(*port).await;
+    }
+    let [a, b, c] = [ports[0], ports[1], ports[2]];
+    let (status, config, _) = send(Method::GET, b, "/api/admin/app-config", &[], None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            config["build"].clone(),
+            config["database"].clone(),
+            config["cache"].clone()
+        ),
+        (json!("enterprise"), json!("mysql"), json!("redis"))
+    );
+
+    let (_, login, _) = send(
+        Method::POST,
+        a,
+        "/api/admin/login",
+        &[],
+        Some(json!({"username": "admin", "password": "enterprise-admin"})),
+    )
+    .await;
+    let admin = format!("Bearer {}", login["access_token"].as_str().unwrap());
+    let admin = [("authorization", admin.as_str())];
+    let (status, service, text) = send(Method::POST, a, "/api/admin/proxy-configs", &admin,
+        Some(json!({"name": "shared", "slug": "shared", "config_type": "llm",
+                    "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"}))).await;
+    assert_eq!(status, 201, "{text}");
+    let id = service["id"].as_i64().unwrap();
+    let mut key_ids = Vec::new();
+    for key in KEYS {
+        let (status, row, _) = send(
+            Method::POST,
+            a,
+            &format!("/api/admin/proxy-configs/{id}/keys"),
+            &admin,
+            Some(json!({"key_value": key})),
+        )
+        .await;
+        assert_eq!(status, 201);
+        key_ids.push(row["id"].as_i64().unwrap());
+    }
+    let (_, client, _) = send(
+        Method::POST,
+        a,
+        "/api/admin/client-keys",
+        &admin,
+        Some(json!({"name": "shared-client"})),
+    )
+    .await;
+    let client_auth = format!("Bearer {}", client["key"].as_str().unwrap());
+    let global_auth = format!("Bearer {CLIENT_KEY}");
+
+    // The other instances learned about the service through Redis.
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+    for port in [b, c] {
+        assert_eq!(
+            chat(port, &global_auth).await,
+            200,
+            "instance {port} must know the new service within 1 s"
+        );
+    }
+
+    // 300 requests spread over the three instances, 16 at a time: exact shares.
+    mock.clear();
+    let per_client = 300 / 15;
+    let clients = (0..15).map(|worker| {
+        let auth = global_auth.clone();
+        let ports = ports.clone();
+        async move {
+            for i in 0..per_client {
+                assert_eq!(chat(ports[(worker + i) % 3], &auth).await, 200);
+            }
+        }
+    });
+    join_all(clients).await;
+    let counts = mock.count_by_key();
+    let shares: Vec<usize> = KEYS
+        .iter()
+        .map(|k| counts.get(*k).copied().unwrap_or(0))
+        .collect();
+    assert_eq!(shares, vec![100, 100, 100], "{counts:?}");
+
+    // Disable a key on A: B and C stop using it within a second.
+    let (status, _, _) = send(
+        Method::PATCH,
+        a,
+        &format!("/api/admin/keys/{}", key_ids[0]),
+        &admin,
+        Some(json!({"is_active": false})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+    mock.clear();
+    for i in 0..12 {
+        assert_eq!(chat([b, c][i % 2], &global_auth).await, 200);
+    }
+    assert_eq!(
+        mock.count_by_key().get(KEYS[0]),
+        None,
+        "{:?}",
+        mock.count_by_key()
+    );
+
+    // Revoke a client key on A: B and C refuse it within a second.
+    assert_eq!(chat(b, &client_auth).await, 200);
+    let (status, _, _) = send(
+        Method::PATCH,
+        a,
+        &format!("/api/admin/client-keys/{}", client["id"]),
+        &admin,
+        Some(json!({"is_active": false})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+    for port in [b, c] {
+        assert_eq!(chat(port, &client_auth).await, 401);
+    }
+
+    // Point the service elsewhere on A: B and C follow within a second.
+    let mut changed = service.clone();
+    changed["target_base_url"] = json!(format!("{}/v1", other_mock.address));
+    let (status, _, text) = send(
+        Method::PUT,
+        a,
+        &format!("/api/admin/proxy-configs/{id}"),
+        &admin,
+        Some(changed),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+    for port in [b, c] {
+        assert_eq!(chat(port, &global_auth).await, 200);
+    }
+    assert_eq!(
+        other_mock.recorded().len(),
+        2,
+        "both instances must call the new upstream"
+    );
+
+    drop(instances);
+    server
+        .execute_unprepared(&format!("DROP DATABASE `{database}`"))
+        .await
+        .unwrap();
+    let redis_client = redis::Client::open(redis).unwrap();
+    if let Ok(mut conn) = redis_client.get_multiplexed_async_connection().await {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+        }
+    }
+}
+
+#[test]
+fn a_shared_database_without_encryption_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", "mysql://root@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("ENCRYPTION_KEY") && stderr.contains("gateway gen-key"),
+        "{stderr}"
+    );
+}
