@@ -46,9 +46,13 @@ pub async fn open_cache(settings: &Settings) -> Result<Arc<dyn RotationCache>, S
             let config = infra_redis::RedisConfig {
                 url: url.clone(),
                 prefix: prefix.clone(),
-                connect_timeout: settings.proxy_connect_timeout,
+                // Short: while Redis is down, a probing request must not wait long.
+                connect_timeout: settings.proxy_connect_timeout.min(std::time::Duration::from_secs(2)),
             };
-            Ok(Arc::new(infra_redis::RedisRotationCache::connect(&config).await?))
+            let redis = Arc::new(infra_redis::RedisRotationCache::connect(&config).await?);
+            // While Redis is down, rotation and health continue per instance.
+            let fallback = Arc::new(infra_memory::MemoryRotationCache::new());
+            Ok(Arc::new(app::cache_failover::FailoverCache::new(redis, fallback)))
         }
         #[allow(unreachable_patterns)]
         other => Err(not_built(match other {

@@ -49,7 +49,9 @@ pub enum ProxyError {
 impl From<CacheError> for ProxyError {
     fn from(e: CacheError) -> Self {
         match e {
-            CacheError::Unavailable(reason) => ProxyError::Cache(reason),
+            CacheError::Unavailable(reason) | CacheError::Degraded(reason) => {
+                ProxyError::Cache(reason)
+            }
         }
     }
 }

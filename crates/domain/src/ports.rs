@@ -217,6 +217,10 @@ pub enum CacheError {
     /// The cache cannot be reached.
     #[error("cache unavailable: {0}")]
     Unavailable(String),
+    /// The shared cache is down and a per-instance fallback serves instead
+    /// (only [`RotationCache::ping`] reports this; the other calls succeed).
+    #[error("degraded: {0}")]
+    Degraded(String),
 }
 
 /// A change that invalidates cached configuration.

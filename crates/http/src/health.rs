@@ -2,6 +2,7 @@
 
 use crate::AdminState;
 use actix_web::{web, HttpResponse};
+use app::admin::Check;
 use serde_json::json;
 
 /// Registers `/healthz` and `/readyz`.
@@ -17,23 +18,28 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Readiness: the database and the cache answer.
+/// Readiness: 200 when the database and the cache answer (`degraded` when a
+/// per-instance fallback stands in for the shared cache), else 503 naming what failed.
 #[utoipa::path(get, path = "/readyz", tag = "health",
-    responses((status = 200, description = "ready"), (status = 503, description = "database or cache down")))]
+    responses((status = 200, description = "ready (possibly degraded)"), (status = 503, description = "database or cache down")))]
 pub async fn readyz(state: web::Data<AdminState>) -> HttpResponse {
-    let (database, cache) = state.service.readiness().await;
-    let describe = |r: &Result<(), String>| match r {
-        Ok(()) => json!("ok"),
-        Err(reason) => json!({"error": reason}),
+    let readiness = state.service.readiness().await;
+    let describe = |check: &Check| match check {
+        Check::Ok => json!("ok"),
+        Check::Degraded(reason) => json!({"degraded": reason}),
+        Check::Down(reason) => json!({"error": reason}),
     };
+    let down =
+        matches!(readiness.database, Check::Down(_)) || matches!(readiness.cache, Check::Down(_));
+    let degraded = matches!(readiness.cache, Check::Degraded(_));
     let body = json!({
-        "status": if database.is_ok() && cache.is_ok() { "ok" } else { "unavailable" },
-        "database": describe(&database),
-        "cache": describe(&cache),
+        "status": if down { "unavailable" } else if degraded { "degraded" } else { "ok" },
+        "database": describe(&readiness.database),
+        "cache": describe(&readiness.cache),
     });
-    if database.is_ok() && cache.is_ok() {
-        HttpResponse::Ok().json(body)
-    } else {
+    if down {
         HttpResponse::ServiceUnavailable().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
     }
 }

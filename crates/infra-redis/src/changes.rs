@@ -7,51 +7,64 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// While the channel is down, subscribers are told to reload (from the
+/// database) this often: the polling fallback.
+const POLL_EVERY_ATTEMPTS: u32 = 5;
 
-/// Listens on `channel` for as long as anyone may subscribe, forwarding
-/// events; after a lost connection it reconnects and announces a full reload,
-/// since changes may have been missed meanwhile.
+/// Listens on `channel` while the cache lives, forwarding events. After a
+/// lost connection it reconnects every second, asking subscribers to reload
+/// every few seconds meanwhile, and once more when the channel is back (changes
+/// may have been missed). One warning per outage, not one per attempt.
 pub(crate) fn spawn_listener(
     client: redis::Client,
     channel: String,
     sender: broadcast::Sender<ChangeEvent>,
 ) {
     tokio::spawn(async move {
-        let mut connected_before = false;
+        let mut outage_attempts: Option<u32> = None;
         loop {
-            match listen(&client, &channel, &sender, connected_before).await {
-                Ok(()) => {}
-                Err(error) if connected_before => {
-                    tracing::warn!(%error, "lost the Redis change channel; reconnecting");
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot subscribe to the Redis change channel; retrying")
-                }
-            }
-            connected_before = true;
+            let error = listen(&client, &channel, &sender, &mut outage_attempts).await;
             if closed(&sender) {
                 return;
+            }
+            match outage_attempts.as_mut() {
+                None => {
+                    tracing::warn!(%error, "Redis change channel unavailable; polling the database for changes until it returns");
+                    outage_attempts = Some(1);
+                }
+                Some(attempts) => {
+                    tracing::debug!(%error, "Redis change channel still unavailable");
+                    *attempts += 1;
+                    if *attempts % POLL_EVERY_ATTEMPTS == 0 {
+                        let _ = sender.send(ChangeEvent::Configs);
+                    }
+                }
             }
             tokio::time::sleep(RECONNECT_DELAY).await;
         }
     });
 }
 
-/// The cache is gone when no receiver can ever be created again; a sender
-/// clone lives in the cache, so two strong senders mean the cache is alive.
+/// The cache is gone when only this task still holds a sender.
 fn closed(sender: &broadcast::Sender<ChangeEvent>) -> bool {
     sender.strong_count() <= 1
 }
 
+/// Subscribes and forwards messages until the connection fails; returns why.
 async fn listen(
     client: &redis::Client,
     channel: &str,
     sender: &broadcast::Sender<ChangeEvent>,
-    reconnected: bool,
-) -> redis::RedisResult<()> {
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(channel).await?;
-    if reconnected {
+    outage_attempts: &mut Option<u32>,
+) -> redis::RedisError {
+    let mut pubsub = match client.get_async_pubsub().await {
+        Ok(pubsub) => pubsub,
+        Err(e) => return e,
+    };
+    if let Err(e) = pubsub.subscribe(channel).await {
+        return e;
+    }
+    if outage_attempts.take().is_some() {
         tracing::info!("Redis change channel restored");
         let _ = sender.send(ChangeEvent::Configs);
     }
@@ -60,7 +73,7 @@ async fn listen(
         let payload: String = message.get_payload().unwrap_or_default();
         let _ = sender.send(ChangeEvent::decode(&payload));
     }
-    Ok(())
+    redis::RedisError::from((redis::ErrorKind::Io, "the change channel closed"))
 }
 
 /// One reader of the broadcast.

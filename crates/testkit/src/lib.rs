@@ -5,8 +5,10 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod app;
+pub mod fault_proxy;
 pub mod logs;
 pub mod mock;
 
 pub use app::{spawn_app, spawn_app_with, TestApp, TestOptions, TestResponse};
+pub use fault_proxy::FaultProxy;
 pub use mock::{Fault, MockUpstream, Recorded};

@@ -31,6 +31,81 @@ impl Drop for Instances {
     }
 }
 
+impl Instances {
+    fn ports(&self) -> Vec<u16> {
+        self.0.iter().map(|(_, port)| *port).collect()
+    }
+}
+
+/// Starts `n` gateway processes at once with `env` (plus the common test
+/// settings), each logging to `<logs>/<port>.log`.
+fn spawn_instances(n: usize, env: &[(&str, String)], logs: &std::path::Path) -> Instances {
+    Instances(
+        (0..n)
+            .map(|_| {
+                let port = free_port();
+                let log = std::fs::File::create(logs.join(format!("{port}.log"))).unwrap();
+                let child = Command::new(BIN)
+                    .env_clear()
+                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                    .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+                    .envs([
+                        ("ADMIN_PASSWORD", "enterprise-admin"),
+                        ("GLOBAL_PROXY_KEYS", CLIENT_KEY),
+                        ("BIND_ADDRESS", "127.0.0.1"),
+                        ("LOG_LEVEL", "warn"),
+                        ("PROXY_CONNECT_TIMEOUT", "2"),
+                    ])
+                    .env("BACKEND_PORT", port.to_string())
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .unwrap();
+                (child, port)
+            })
+            .collect(),
+    )
+}
+
+async fn admin_login(port: u16) -> String {
+    let body = json!({"username": "admin", "password": "enterprise-admin"});
+    let (status, login, text) = send(Method::POST, port, "/api/admin/login", &[], Some(body)).await;
+    assert_eq!(status, 200, "{text}");
+    format!("Bearer {}", login["access_token"].as_str().unwrap())
+}
+
+/// Creates the `shared` service on `port` with the three keys.
+async fn create_shared_service(port: u16, admin: &str, upstream: &str) -> (Value, Vec<i64>) {
+    let admin = [("authorization", admin)];
+    let body = json!({"name": "shared", "slug": "shared", "config_type": "llm",
+                      "target_base_url": format!("{upstream}/v1"), "api_format": "openai_compatible"});
+    let (status, service, text) = send(
+        Method::POST,
+        port,
+        "/api/admin/proxy-configs",
+        &admin,
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{text}");
+    let id = service["id"].as_i64().unwrap();
+    let mut key_ids = Vec::new();
+    for key in KEYS {
+        let path = format!("/api/admin/proxy-configs/{id}/keys");
+        let (status, row, _) = send(
+            Method::POST,
+            port,
+            &path,
+            &admin,
+            Some(json!({"key_value": key})),
+        )
+        .await;
+        assert_eq!(status, 201);
+        key_ids.push(row["id"].as_i64().unwrap());
+    }
+    (service, key_ids)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -116,34 +191,14 @@ async fn three_instances_share_rotation_and_obey_changes_within_a_second() {
     let other_mock = MockUpstream::start();
     let logs = tempfile::tempdir().unwrap();
 
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let instances = Instances(
-        ports
-            .iter()
-            .map(|port| {
-                let log = std::fs::File::create(logs.path().join(format!("{port}.log"))).unwrap();
-                let child = Command::new(BIN)
-                    .env_clear()
-                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                    .envs([
-                        ("DATABASE_URL", with_database(&mysql, &database)),
-                        ("REDIS_URL", redis.clone()),
-                        ("REDIS_KEY_PREFIX", prefix.clone()),
-                        ("ENCRYPTION_KEY", encryption_key.clone()),
-                        ("ADMIN_PASSWORD", "enterprise-admin".to_owned()),
-                        ("GLOBAL_PROXY_KEYS", CLIENT_KEY.to_owned()),
-                        ("BIND_ADDRESS", "127.0.0.1".to_owned()),
-                        ("BACKEND_PORT", port.to_string()),
-                        ("LOG_LEVEL", "warn".to_owned()),
-                    ])
-                    .stdout(Stdio::null())
-                    .stderr(log)
-                    .spawn()
-                    .unwrap();
-                (child, *port)
-            })
-            .collect(),
-    );
+    let env = vec![
+        ("DATABASE_URL", with_database(&mysql, &database)),
+        ("REDIS_URL", redis.clone()),
+        ("REDIS_KEY_PREFIX", prefix.clone()),
+        ("ENCRYPTION_KEY", encryption_key),
+    ];
+    let instances = spawn_instances(3, &env, logs.path());
+    let ports: Vec<u16> = instances.ports();
     // All three start at once and race to migrate the empty database.
     for port in &ports {
         wait_healthy(*port).await;
@@ -160,34 +215,10 @@ async fn three_instances_share_rotation_and_obey_changes_within_a_second() {
         (json!("enterprise"), json!("mysql"), json!("redis"))
     );
 
-    let (_, login, _) = send(
-        Method::POST,
-        a,
-        "/api/admin/login",
-        &[],
-        Some(json!({"username": "admin", "password": "enterprise-admin"})),
-    )
-    .await;
-    let admin = format!("Bearer {}", login["access_token"].as_str().unwrap());
-    let admin = [("authorization", admin.as_str())];
-    let (status, service, text) = send(Method::POST, a, "/api/admin/proxy-configs", &admin,
-        Some(json!({"name": "shared", "slug": "shared", "config_type": "llm",
-                    "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"}))).await;
-    assert_eq!(status, 201, "{text}");
+    let admin = admin_login(a).await;
+    let (service, key_ids) = create_shared_service(a, &admin, &mock.address).await;
     let id = service["id"].as_i64().unwrap();
-    let mut key_ids = Vec::new();
-    for key in KEYS {
-        let (status, row, _) = send(
-            Method::POST,
-            a,
-            &format!("/api/admin/proxy-configs/{id}/keys"),
-            &admin,
-            Some(json!({"key_value": key})),
-        )
-        .await;
-        assert_eq!(status, 201);
-        key_ids.push(row["id"].as_i64().unwrap());
-    }
+    let admin = [("authorization", admin.as_str())];
     let (_, client, _) = send(
         Method::POST,
         a,
@@ -294,17 +325,7 @@ async fn three_instances_share_rotation_and_obey_changes_within_a_second() {
         .execute_unprepared(&format!("DROP DATABASE `{database}`"))
         .await
         .unwrap();
-    let redis_client = redis::Client::open(redis).unwrap();
-    if let Ok(mut conn) = redis_client.get_multiplexed_async_connection().await {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}:*"))
-            .query_async(&mut conn)
-            .await
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
-        }
-    }
+    cleanup_redis(&redis, &prefix).await;
 }
 
 #[test]
@@ -323,4 +344,187 @@ fn a_shared_database_without_encryption_key_is_refused() {
         stderr.contains("ENCRYPTION_KEY") && stderr.contains("gateway gen-key"),
         "{stderr}"
     );
+}
+
+async fn cleanup_redis(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else {
+        return;
+    };
+    if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+        }
+    }
+}
+
+fn warnings(logs: &std::path::Path, port: u16) -> usize {
+    std::fs::read_to_string(logs.join(format!("{port}.log")))
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains("WARN"))
+        .count()
+}
+
+#[actix_web::test]
+async fn outages_of_redis_and_of_the_database_are_survived() {
+    let Some(mysql) = service_url("TEST_MYSQL_URL") else {
+        return;
+    };
+    let Some(redis) = service_url("TEST_REDIS_URL") else {
+        return;
+    };
+    let database = unique_name("akr_outage");
+    let server = Database::connect(&mysql).await.unwrap();
+    server
+        .execute_unprepared(&format!("CREATE DATABASE `{database}`"))
+        .await
+        .unwrap();
+    let prefix = unique_name("akr_outage");
+    let mock = MockUpstream::start();
+    let logs = tempfile::tempdir().unwrap();
+    // The gateways reach MariaDB and Redis through proxies the test can cut.
+    let mysql_proxy = testkit::FaultProxy::start("127.0.0.1:3306");
+    let redis_proxy = testkit::FaultProxy::start("127.0.0.1:6379");
+    let user = mysql
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('@').next())
+        .unwrap_or("root")
+        .to_owned();
+    let env = vec![
+        (
+            "DATABASE_URL",
+            format!("mysql://{user}@127.0.0.1:{}/{database}", mysql_proxy.port),
+        ),
+        (
+            "REDIS_URL",
+            format!("redis://127.0.0.1:{}", redis_proxy.port),
+        ),
+        ("REDIS_KEY_PREFIX", prefix.clone()),
+        (
+            "ENCRYPTION_KEY",
+            app::secrets::KeyCipher::generate_key_base64(),
+        ),
+    ];
+    let instances = spawn_instances(2, &env, logs.path());
+    let ports = instances.ports();
+    for port in &ports {
+        wait_healthy(*port).await;
+    }
+    let [a, b] = [ports[0], ports[1]];
+    let admin = admin_login(a).await;
+    create_shared_service(a, &admin, &mock.address).await;
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+    let auth = format!("Bearer {CLIENT_KEY}");
+    let warnings_before = warnings(logs.path(), a);
+
+    // Redis cut: both keep proxying, each rotating on its own.
+    redis_proxy.cut();
+    for i in 0..30 {
+        assert_eq!(
+            chat(ports[i % 2], &auth).await,
+            200,
+            "request {i} during the Redis outage"
+        );
+    }
+    let (status, ready, _) = send(Method::GET, a, "/readyz", &[], None).await;
+    assert_eq!(
+        (status, ready["status"].clone()),
+        (200, json!("degraded")),
+        "{ready}"
+    );
+    assert!(ready["cache"]["degraded"].is_string(), "{ready}");
+    for i in 0..30 {
+        assert_eq!(chat(ports[i % 2], &auth).await, 200);
+    }
+    let outage_warnings = warnings(logs.path(), a) - warnings_before;
+    assert!(
+        (1..=2).contains(&outage_warnings),
+        "one warning per outage (cache and change channel), not one per request: {outage_warnings}"
+    );
+
+    // Redis back: shared rotation resumes without a restart.
+    redis_proxy.restore();
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    for port in [a, b, a, b] {
+        assert_eq!(chat(port, &auth).await, 200);
+    }
+    mock.clear();
+    for i in 0..30 {
+        assert_eq!(chat(ports[i % 2], &auth).await, 200);
+    }
+    let counts = mock.count_by_key();
+    let shares: Vec<usize> = KEYS
+        .iter()
+        .map(|k| counts.get(*k).copied().unwrap_or(0))
+        .collect();
+    assert_eq!(
+        shares,
+        vec![10, 10, 10],
+        "shared rotation must resume: {counts:?}"
+    );
+    let (status, ready, _) = send(Method::GET, b, "/readyz", &[], None).await;
+    assert_eq!(
+        (status, ready["status"].clone()),
+        (200, json!("ok")),
+        "{ready}"
+    );
+
+    // Database cut: proxying continues from the cached configuration; admin writes answer 503.
+    mysql_proxy.cut();
+    for i in 0..10 {
+        assert_eq!(
+            chat(ports[i % 2], &auth).await,
+            200,
+            "request {i} during the database outage"
+        );
+    }
+    let admin_header = [("authorization", admin.as_str())];
+    let during = json!({"name": "during"});
+    let (status, _, text) = send(
+        Method::POST,
+        a,
+        "/api/admin/client-keys",
+        &admin_header,
+        Some(during),
+    )
+    .await;
+    assert_eq!(status, 503, "{text}");
+    let (status, _, _) = send(Method::GET, a, "/readyz", &[], None).await;
+    assert_eq!(status, 503);
+
+    // Database back: writes work again without a restart.
+    mysql_proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let after = json!({"name": "after"});
+        let (status, _, text) = send(
+            Method::POST,
+            a,
+            "/api/admin/client-keys",
+            &admin_header,
+            Some(after),
+        )
+        .await;
+        if status == 201 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "admin writes did not recover: {status} {text}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    drop(instances);
+    server
+        .execute_unprepared(&format!("DROP DATABASE `{database}`"))
+        .await
+        .unwrap();
+    cleanup_redis(&redis, &prefix).await;
 }

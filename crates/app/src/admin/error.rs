@@ -60,7 +60,9 @@ impl AdminError {
 impl From<CacheError> for AdminError {
     fn from(e: CacheError) -> Self {
         match e {
-            CacheError::Unavailable(reason) => AdminError::Unavailable(reason),
+            CacheError::Unavailable(reason) | CacheError::Degraded(reason) => {
+                AdminError::Unavailable(reason)
+            }
         }
     }
 }

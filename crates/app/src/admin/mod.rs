@@ -17,7 +17,7 @@ use crate::jwt::JwtKeys;
 use crate::login_throttle::LoginThrottle;
 use crate::secrets::KeyCipher;
 use crate::snapshot::SnapshotStore;
-use domain::ports::{ChangeEvent, KeyRepository, RotationCache};
+use domain::ports::{CacheError, ChangeEvent, KeyRepository, RotationCache};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -35,6 +35,26 @@ pub struct AppInfo {
     pub database: String,
     /// `memory` or `redis`.
     pub cache: String,
+}
+
+/// The state of one dependency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Answers.
+    Ok,
+    /// Down, but a fallback serves (the instance keeps working).
+    Degraded(String),
+    /// Down.
+    Down(String),
+}
+
+/// What `/readyz` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    /// The database.
+    pub database: Check,
+    /// The rotation cache.
+    pub cache: Check,
 }
 
 /// Admin plane over the ports.
@@ -79,12 +99,18 @@ impl AdminService {
         &self.info
     }
 
-    /// Whether the database and the cache answer: `(database, cache)`, each
-    /// `Err` with the reason when it does not.
-    pub async fn readiness(&self) -> (Result<(), String>, Result<(), String>) {
-        let database = self.repo.ping().await.map_err(|e| e.to_string());
-        let cache = self.cache.ping().await.map_err(|e| e.to_string());
-        (database, cache)
+    /// Whether the database and the cache answer.
+    pub async fn readiness(&self) -> Readiness {
+        let database = match self.repo.ping().await {
+            Ok(()) => Check::Ok,
+            Err(e) => Check::Down(e.to_string()),
+        };
+        let cache = match self.cache.ping().await {
+            Ok(()) => Check::Ok,
+            Err(CacheError::Degraded(reason)) => Check::Degraded(reason),
+            Err(CacheError::Unavailable(reason)) => Check::Down(reason),
+        };
+        Readiness { database, cache }
     }
 
     /// Makes a change visible: this instance's snapshot is rebuilt before the
