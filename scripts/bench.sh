@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `just bench`: requests/s and p50/p99 latency through the gateway and
 # directly against the testkit mock upstream, in the same run, at 1, 64 and
-# 256 connections, non-streamed and streamed (20 SSE events per response).
+# 256 connections, non-streamed and streamed (20 SSE events per response);
+# then the same binary as an enterprise instance (MariaDB + Redis on loopback)
+# against the lightweight one, interleaved.
 # Writes the table to docs/benchmarks.md (between the BENCH markers) and prints it.
 #
 # Environment: BENCH_DURATION (seconds per cell, default 10), BENCH_WRITE=0 to
@@ -18,11 +20,19 @@ WORK=$(mktemp -d)
 if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk
 fi
-cargo build --release --quiet -p gateway -p testkit --bins
+# One binary with both backends: lightweight and enterprise runs differ only in configuration.
+cargo build --release --quiet -p gateway --features enterprise
+cargo build --release --quiet -p testkit --bins
+ENTERPRISE_PORT=18082
+BENCH_DB="akr_bench_$$"
+REDIS_PREFIX="akr_bench_$$"
 
 cleanup() {
-  kill "${GATEWAY_PID:-}" "${MOCK_PID:-}" 2>/dev/null || true
+  kill "${GATEWAY_PID:-}" "${ENTERPRISE_PID:-}" 2>/dev/null || true
+  kill -INT "${MOCK_PID:-}" 2>/dev/null || true
   wait 2>/dev/null || true
+  mysql -uroot -e "DROP DATABASE IF EXISTS $BENCH_DB" 2>/dev/null || true
+  redis-cli --scan --pattern "$REDIS_PREFIX:*" 2>/dev/null | xargs -r redis-cli del >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -65,7 +75,11 @@ to_ms() {
 
 run() { # mode target connections -> "rps p50 p99"
   local mode=$1 target=$2 conns=$3 url script threads=2
-  if [ "$target" = direct ]; then url="http://127.0.0.1:$MOCK_PORT/v1/chat/completions"; else url="http://127.0.0.1:$GATEWAY_PORT/llm/bench/v1/chat/completions"; fi
+  case $target in
+    direct) url="http://127.0.0.1:$MOCK_PORT/v1/chat/completions" ;;
+    gateway) url="http://127.0.0.1:$GATEWAY_PORT/llm/bench/v1/chat/completions" ;;
+    enterprise) url="http://127.0.0.1:$ENTERPRISE_PORT/llm/bench/v1/chat/completions" ;;
+  esac
   if [ "$mode" = streamed ]; then url="$url?events=20"; script="$WORK/stream.lua"; else script="$WORK/chat.lua"; fi
   [ "$conns" -lt 2 ] && threads=1
   local out
@@ -95,19 +109,62 @@ for mode in non-streamed streamed; do
   done
 done
 
+# Enterprise (MariaDB + Redis rotation) against lightweight, same binary, interleaved.
+ENTERPRISE_TABLE="$WORK/enterprise.md"
+if mysql -uroot -e "CREATE DATABASE $BENCH_DB" 2>/dev/null && redis-cli ping >/dev/null 2>&1; then
+  kill "$GATEWAY_PID" 2>/dev/null || true
+  wait "$GATEWAY_PID" 2>/dev/null || true
+  BACKEND_PORT=$GATEWAY_PORT BIND_ADDRESS=127.0.0.1 DATABASE_PATH="$WORK/data/bench2.db" ADMIN_PASSWORD=bench \
+    GLOBAL_PROXY_KEYS=$CLIENT_KEY LOG_LEVEL=warn target/release/gateway 2>>"$WORK/gateway.log" >/dev/null &
+  GATEWAY_PID=$!
+  BACKEND_PORT=$ENTERPRISE_PORT BIND_ADDRESS=127.0.0.1 DATABASE_URL="mysql://root@127.0.0.1:3306/$BENCH_DB" \
+    REDIS_URL=redis://127.0.0.1:6379 REDIS_KEY_PREFIX="$REDIS_PREFIX" ENCRYPTION_KEY="$(target/release/gateway gen-key)" \
+    ADMIN_PASSWORD=bench GLOBAL_PROXY_KEYS=$CLIENT_KEY LOG_LEVEL=warn target/release/gateway 2>"$WORK/enterprise.log" >/dev/null &
+  ENTERPRISE_PID=$!
+  for port in $GATEWAY_PORT $ENTERPRISE_PORT; do
+    for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    TOKEN=$(curl -fsS "http://127.0.0.1:$port/api/admin/login" -d '{"username":"admin","password":"bench"}' \
+      | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+    ID=$(api "http://127.0.0.1:$port/api/admin/proxy-configs" -d "{\"name\":\"bench\",\"slug\":\"bench\",\"config_type\":\"llm\",
+      \"target_base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_format\":\"openai_compatible\"}" | sed -E 's/.*"id":([0-9]+).*/\1/')
+    api "http://127.0.0.1:$port/api/admin/proxy-configs/$ID/keys/batch" \
+      -d '{"keys":["sk-bench-key-0000000001","sk-bench-key-0000000002","sk-bench-key-0000000003"]}' >/dev/null
+  done
+  {
+    echo "| round | connections | lightweight req/s | enterprise req/s | enterprise/lightweight | lightweight p50 / p99 (ms) | enterprise p50 / p99 (ms) |"
+    echo "|---|---|---|---|---|---|---|"
+  } >"$ENTERPRISE_TABLE"
+  for round in 1 2; do
+    for conns in 64 256; do
+      light=$(run non-streamed gateway "$conns") || exit 1
+      ent=$(run non-streamed enterprise "$conns") || exit 1
+      read -r l_rps l_p50 l_p99 <<<"$light"
+      read -r e_rps e_p50 e_p99 <<<"$ent"
+      ratio=$(awk -v e="$e_rps" -v l="$l_rps" 'BEGIN { printf "%.2f", (l > 0 ? e / l : 0) }')
+      echo "| $round | $conns | $l_rps | $e_rps | $ratio | $l_p50 / $l_p99 | $e_p50 / $e_p99 |" >>"$ENTERPRISE_TABLE"
+      tail -1 "$ENTERPRISE_TABLE"
+    done
+  done
+else
+  echo "(MariaDB or Redis not reachable on loopback: enterprise not measured)" >"$ENTERPRISE_TABLE"
+fi
+
 MACHINE="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), $(date -u +%Y-%m-%d)"
 if [ "${BENCH_WRITE:-1}" = 1 ]; then
-  python3 - "$TABLE" "$MACHINE" "$DURATION" <<'PY'
+  python3 - "$TABLE" "$MACHINE" "$DURATION" "$ENTERPRISE_TABLE" <<'PY'
 import pathlib, sys
 table = pathlib.Path(sys.argv[1]).read_text()
 machine, duration = sys.argv[2], sys.argv[3]
+enterprise = pathlib.Path(sys.argv[4]).read_text()
 doc = pathlib.Path("docs/benchmarks.md")
 text = doc.read_text()
-start, end = "<!-- BENCH:START -->", "<!-- BENCH:END -->"
-block = f"{start}\nMachine: {machine}. {duration} s per cell.\n\n{table}{end}"
-head, rest = text.split(start, 1)
-_, tail = rest.split(end, 1)
-doc.write_text(head + block + tail)
+for name, body in (("BENCH", f"Machine: {machine}. {duration} s per cell.\n\n{table}"),
+                   ("ENTERPRISE", f"Machine: {machine}. {duration} s per cell, non-streamed.\n\n{enterprise}")):
+    start, end = f"<!-- {name}:START -->", f"<!-- {name}:END -->"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    text = head + start + "\n" + body + end + tail
+doc.write_text(text)
 PY
 fi
-cat "$TABLE"
+cat "$TABLE" "$ENTERPRISE_TABLE"

@@ -57,8 +57,8 @@ pub async fn open_server<M: sea_orm_migration::MigratorTrait>(
     let pending = loop {
         match migrate_once::<M>(&db).await {
             Ok(applied) => break applied,
-            Err(e) if attempt < MIGRATION_ATTEMPTS => {
-                tracing::info!(attempt, error = %e, "migration did not complete; another instance may be migrating, retrying");
+            Err(e) if attempt < MIGRATION_ATTEMPTS && lost_migration_race(&e) => {
+                tracing::debug!(attempt, error = %e, "another instance is migrating; retrying");
                 tokio::time::sleep(MIGRATION_RETRY_DELAY).await;
                 attempt += 1;
             }
@@ -70,6 +70,17 @@ pub async fn open_server<M: sea_orm_migration::MigratorTrait>(
 
 const MIGRATION_ATTEMPTS: u32 = 10;
 const MIGRATION_RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// Whether a migration failed only because another instance ran the same
+/// step at the same moment (anything else, like missing privileges, is final).
+fn lost_migration_race(error: &DbErr) -> bool {
+    let message = error.to_string().to_ascii_lowercase();
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    ) || message.contains("already exists")
+        || message.contains("duplicate")
+}
 
 async fn migrate_once<M: sea_orm_migration::MigratorTrait>(
     db: &DatabaseConnection,

@@ -528,3 +528,128 @@ async fn outages_of_redis_and_of_the_database_are_survived() {
         .unwrap();
     cleanup_redis(&redis, &prefix).await;
 }
+
+/// Runs the binary with `env` and returns its stderr; it must fail.
+fn failing_start(env: &[(&str, String)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env(
+            "ENCRYPTION_KEY",
+            app::secrets::KeyCipher::generate_key_base64(),
+        )
+        .env("PROXY_CONNECT_TIMEOUT", "2")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{env:?} must not start");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.to_lowercase().contains("error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line expected: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[actix_web::test]
+async fn bad_enterprise_settings_fail_with_one_line_naming_the_variable() {
+    let Some(mysql) = service_url("TEST_MYSQL_URL") else {
+        return;
+    };
+    let Some(redis) = service_url("TEST_REDIS_URL") else {
+        return;
+    };
+    let closed = free_port();
+
+    // Unreachable database host.
+    let stderr = failing_start(&[
+        ("DATABASE_URL", format!("mysql://root@127.0.0.1:{closed}/x")),
+        ("REDIS_URL", redis.clone()),
+    ]);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+
+    // A database user without the privileges to migrate.
+    let database = unique_name("akr_noprivs");
+    let user = unique_name("akr_np");
+    let server = Database::connect(&mysql).await.unwrap();
+    server
+        .execute_unprepared(&format!("CREATE DATABASE `{database}`"))
+        .await
+        .unwrap();
+    server
+        .execute_unprepared(&format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'"))
+        .await
+        .unwrap();
+    server
+        .execute_unprepared(&format!(
+            "CREATE USER '{user}'@'localhost' IDENTIFIED BY 'pw'"
+        ))
+        .await
+        .unwrap();
+    for host in ["%", "localhost"] {
+        server
+            .execute_unprepared(&format!(
+                "GRANT SELECT ON `{database}`.* TO '{user}'@'{host}'"
+            ))
+            .await
+            .unwrap();
+    }
+    let stderr = failing_start(&[
+        (
+            "DATABASE_URL",
+            format!("mysql://{user}:pw@127.0.0.1:3306/{database}"),
+        ),
+        ("REDIS_URL", redis.clone()),
+    ]);
+    assert!(
+        stderr.contains("privileges") && !stderr.contains(":pw@"),
+        "{stderr}"
+    );
+    for host in ["%", "localhost"] {
+        server
+            .execute_unprepared(&format!("DROP USER '{user}'@'{host}'"))
+            .await
+            .unwrap();
+    }
+    server
+        .execute_unprepared(&format!("DROP DATABASE `{database}`"))
+        .await
+        .unwrap();
+
+    // A Redis that requires a password that was not given.
+    let port = free_port();
+    let mut protected = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            "s3cret",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed with the machine's Redis");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stderr = failing_start(&[
+        ("DATABASE_URL", with_database(&mysql, "test")),
+        ("REDIS_URL", format!("redis://127.0.0.1:{port}")),
+    ]);
+    let _ = protected.kill();
+    let _ = protected.wait();
+    assert!(
+        stderr.contains("REDIS_URL") && stderr.to_lowercase().contains("auth"),
+        "{stderr}"
+    );
+}
