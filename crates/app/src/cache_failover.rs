@@ -102,6 +102,14 @@ impl RotationCache for FailoverCache {
         with_failover!(self, |cache| cache.next_counter(service))
     }
 
+    async fn next_counter_with_health(
+        &self,
+        service: ConfigId,
+        keys: &[KeyId],
+    ) -> Result<(u64, Vec<KeyHealth>), CacheError> {
+        with_failover!(self, |cache| cache.next_counter_with_health(service, keys))
+    }
+
     async fn key_health(&self, keys: &[KeyId]) -> Result<Vec<KeyHealth>, CacheError> {
         with_failover!(self, |cache| cache.key_health(keys))
     }

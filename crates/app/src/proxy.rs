@@ -162,9 +162,11 @@ impl ProxyService {
         if service.keys.is_empty() {
             return Err(no_key(None));
         }
-        let counter = self.cache.next_counter(service.config.id).await?;
         let ids: Vec<_> = service.keys.iter().map(|k| k.key.id).collect();
-        let health = self.cache.key_health(&ids).await?;
+        let (counter, health) = self
+            .cache
+            .next_counter_with_health(service.config.id, &ids)
+            .await?;
         let now = time_fmt::now();
         let random = match service.config.rotation_strategy {
             RotationStrategy::Random => random_u64(),

@@ -310,6 +310,19 @@ pub trait RotationCache: Send + Sync {
     /// # Errors
     /// `Unavailable` when the shared store cannot be reached.
     async fn next_counter(&self, service: ConfigId) -> Result<u64, CacheError>;
+    /// Advances the service's counter and reads the health of `keys` together:
+    /// what choosing a key needs, in one round trip where the store allows.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn next_counter_with_health(
+        &self,
+        service: ConfigId,
+        keys: &[KeyId],
+    ) -> Result<(u64, Vec<KeyHealth>), CacheError> {
+        let counter = self.next_counter(service).await?;
+        Ok((counter, self.key_health(keys).await?))
+    }
     /// Health of these keys, in order (unknown keys are healthy).
     ///
     /// # Errors

@@ -130,6 +130,30 @@ impl RotationCache for RedisRotationCache {
         Ok(u64::try_from(n - 1).unwrap_or(0))
     }
 
+    async fn next_counter_with_health(
+        &self,
+        service: ConfigId,
+        keys: &[KeyId],
+    ) -> Result<(u64, Vec<KeyHealth>), CacheError> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("INCR")
+            .arg(format!("{}:rr:{service}", self.prefix));
+        if !keys.is_empty() {
+            let names: Vec<String> = keys.iter().map(|k| self.health_key(*k)).collect();
+            pipe.cmd("MGET").arg(names);
+        }
+        // One round trip: the INCR and the MGET travel together.
+        let (n, values): (i64, Vec<Option<String>>) = if keys.is_empty() {
+            let (n,): (i64,) = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            (n, Vec::new())
+        } else {
+            pipe.query_async(&mut conn).await.map_err(unavailable)?
+        };
+        let health = values.iter().map(|v| parse_health(v.as_deref())).collect();
+        Ok((u64::try_from(n - 1).unwrap_or(0), health))
+    }
+
     async fn key_health(&self, keys: &[KeyId]) -> Result<Vec<KeyHealth>, CacheError> {
         if keys.is_empty() {
             return Ok(Vec::new());

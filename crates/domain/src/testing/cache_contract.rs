@@ -27,6 +27,24 @@ pub async fn run(cache: &dyn RotationCache, ids: i64) {
         "counters are per service"
     );
 
+    let (counter, health) = ok(
+        cache
+            .next_counter_with_health(service, &[ids, ids + 1])
+            .await,
+        "counter with health",
+    );
+    assert_eq!(counter, 5, "the combined call advances the same counter");
+    assert_eq!(health, vec![KeyHealth::default(), KeyHealth::default()]);
+    assert_eq!(
+        ok(
+            cache.next_counter_with_health(service, &[]).await,
+            "no keys"
+        )
+        .0,
+        6
+    );
+    assert_eq!(ok(cache.next_counter(service).await, "counter after"), 7);
+
     let t0 = from_unix_millis(1_800_000_000_000);
     let key = ids;
     assert_eq!(

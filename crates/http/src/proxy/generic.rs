@@ -1,13 +1,15 @@
 //! `ANY /proxy/{slug}/{rest}`: the generic REST proxy (SPEC §4).
 
 use super::failure::Failure;
-use super::upstream::{RequestBody, UpstreamClient, UpstreamRequest};
-use super::{headers, join, slug_and_tail, with_query, ProxyState};
+use super::upstream::{UpstreamClient, UpstreamRequest};
+use super::{
+    client_body, headers, join, key_header, slug_and_tail, tag_key, timeout_of, with_query,
+    ProxyState,
+};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use domain::{ConfigType, KeyLocation, ProxyTarget};
 use secrecy::ExposeSecret;
-use std::time::Duration;
 
 /// Header carrying the client key on the generic proxy.
 pub const PROXY_KEY_HEADER: &str = "x-proxy-key";
@@ -50,7 +52,7 @@ async fn forward(
     let key = &service.keys[chosen.index];
     let secret = key.secret.expose_secret();
 
-    let key_header = target.api_key_name.to_ascii_lowercase();
+    let key_header_name = target.api_key_name.to_ascii_lowercase();
     let mut strip = vec![PROXY_KEY_HEADER];
     let query = match target.api_key_location {
         KeyLocation::Query => headers::rewrite_query(
@@ -59,39 +61,18 @@ async fn forward(
             Some((&target.api_key_name, secret)),
         ),
         KeyLocation::Header | KeyLocation::Bearer => {
-            strip.push(key_header.as_str());
+            strip.push(key_header_name.as_str());
             req.query_string().to_owned()
         }
     };
     let mut forwarded: Vec<(HeaderName, HeaderValue)> = headers::forwardable(req.headers(), &strip)
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
-    let injected = match target.api_key_location {
-        KeyLocation::Header => Some(secret.to_owned()),
-        KeyLocation::Bearer => Some(format!("Bearer {secret}")),
-        KeyLocation::Query => None,
-    };
-    if let Some(value) = injected {
-        let name = HeaderName::try_from(key_header.as_str())
-            .map_err(|e| Failure::BadBody(format!("api_key_name is not a header name: {e}")))?;
-        let mut value = HeaderValue::try_from(value).map_err(|_| {
-            Failure::BadBody("the upstream key cannot be sent in a header".to_owned())
-        })?;
-        value.set_sensitive(true);
-        forwarded.push((name, value));
+    if let Some(header) = key_header(target.api_key_location, &target.api_key_name, secret)? {
+        forwarded.push(header);
     }
-    let body = if headers::has_body(req.headers()) {
-        RequestBody::Stream {
-            payload,
-            length: headers::content_length(req.headers()),
-        }
-    } else {
-        RequestBody::Empty
-    };
-    let timeout = service
-        .config
-        .timeout_s
-        .map_or(state.default_timeout, |s| Duration::from_secs(u64::from(s)));
+    let body = client_body(req, payload);
+    let timeout = timeout_of(&service.config, state.default_timeout);
     let request = UpstreamRequest {
         method: req.method().clone(),
         url: with_query(join(&target.target_url, tail), &query),
@@ -101,11 +82,6 @@ async fn forward(
     tracing::debug!(service = %service.config.slug, client = %identity.name, key_id = key.key.id,
         key = %key.key.key_masked, "forwarding");
     let mut response = client.forward(request, body).await?;
-    if state.expose_key_id {
-        response.headers_mut().insert(
-            HeaderName::from_static("x-rotator-key-id"),
-            HeaderValue::from(key.key.id),
-        );
-    }
+    tag_key(&mut response, state.expose_key_id, key.key.id);
     Ok(response)
 }

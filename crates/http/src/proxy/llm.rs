@@ -4,7 +4,9 @@
 
 use super::failure::Failure;
 use super::upstream::{RequestBody, UpstreamClient, UpstreamRequest};
-use super::{headers, slug_and_tail, with_query, ProxyState};
+use super::{
+    client_body, headers, key_header, slug_and_tail, tag_key, timeout_of, with_query, ProxyState,
+};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -12,7 +14,6 @@ use domain::llm::{detect_client_format, ClientFormat, FormatHints, KeyPlacement,
 use domain::{ApiFormat, ConfigType, KeyLocation, LlmTarget, OutputFormat, ProxyTarget};
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
-use std::time::Duration;
 
 /// Headers in which SDKs send their API key; never forwarded upstream.
 const CLIENT_KEY_HEADERS: &[&str] = &["authorization", "x-api-key", "x-goog-api-key"];
@@ -80,14 +81,7 @@ async fn forward(
     }
 
     // The client key, where the SDK put it; the body only as a last resort.
-    let mut body = if headers::has_body(req.headers()) {
-        RequestBody::Stream {
-            payload,
-            length: headers::content_length(req.headers()),
-        }
-    } else {
-        RequestBody::Empty
-    };
+    let mut body = client_body(req, payload);
     let mut presented = client_key_from_request(req.headers(), req.query_string());
     if presented.is_none() {
         if let RequestBody::Stream { payload, .. } = body {
@@ -128,24 +122,8 @@ async fn forward(
     let mut forwarded: Vec<(HeaderName, HeaderValue)> = headers::forwardable(req.headers(), &strip)
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
-    let injected = match placement.location {
-        KeyLocation::Header => Some(secret.to_owned()),
-        KeyLocation::Bearer => Some(format!("Bearer {secret}")),
-        KeyLocation::Query => None,
-    };
-    if let Some(value) = injected {
-        let name = HeaderName::try_from(key_name.as_str()).map_err(|e| {
-            fail(Failure::BadBody(format!(
-                "api_key_name is not a header name: {e}"
-            )))
-        })?;
-        let mut value = HeaderValue::try_from(value).map_err(|_| {
-            fail(Failure::BadBody(
-                "the upstream key cannot be sent in a header".to_owned(),
-            ))
-        })?;
-        value.set_sensitive(true);
-        forwarded.push((name, value));
+    if let Some(header) = key_header(placement.location, &placement.name, secret).map_err(fail)? {
+        forwarded.push(header);
     }
     if target.api_format == ApiFormat::AnthropicNative
         && !req.headers().contains_key("anthropic-version")
@@ -155,10 +133,7 @@ async fn forward(
             HeaderValue::from_static(ANTHROPIC_VERSION),
         ));
     }
-    let timeout = service
-        .config
-        .timeout_s
-        .map_or(state.default_timeout, |s| Duration::from_secs(u64::from(s)));
+    let timeout = timeout_of(&service.config, state.default_timeout);
     let request = UpstreamRequest {
         method: req.method().clone(),
         url: with_query(adapter.upstream_url(&target.target_base_url, tail), &query),
@@ -171,12 +146,7 @@ async fn forward(
         .forward(request, body)
         .await
         .map_err(|e| fail(e.into()))?;
-    if state.expose_key_id {
-        response.headers_mut().insert(
-            HeaderName::from_static("x-rotator-key-id"),
-            HeaderValue::from(key.key.id),
-        );
-    }
+    tag_key(&mut response, state.expose_key_id, key.key.id);
     Ok(response)
 }
 

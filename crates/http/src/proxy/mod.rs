@@ -7,10 +7,14 @@ pub mod headers;
 pub mod llm;
 pub mod upstream;
 
-use actix_web::{web, HttpRequest};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
 use app::proxy::ProxyService;
+use domain::{KeyId, KeyLocation, ProxyConfig};
+use failure::Failure;
 use std::sync::Arc;
 use std::time::Duration;
+use upstream::RequestBody;
 
 pub use upstream::UpstreamClient;
 
@@ -55,5 +59,54 @@ fn with_query(url: String, query: &str) -> String {
         url
     } else {
         format!("{url}?{query}")
+    }
+}
+
+/// The header that carries the upstream key (`None` for a query placement),
+/// marked sensitive so it is never logged.
+fn key_header(
+    location: KeyLocation,
+    name: &str,
+    secret: &str,
+) -> Result<Option<(HeaderName, HeaderValue)>, Failure> {
+    let value = match location {
+        KeyLocation::Header => secret.to_owned(),
+        KeyLocation::Bearer => format!("Bearer {secret}"),
+        KeyLocation::Query => return Ok(None),
+    };
+    let name = HeaderName::try_from(name.to_ascii_lowercase())
+        .map_err(|e| Failure::BadBody(format!("api_key_name is not a header name: {e}")))?;
+    let mut value = HeaderValue::try_from(value)
+        .map_err(|_| Failure::BadBody("the upstream key cannot be sent in a header".to_owned()))?;
+    value.set_sensitive(true);
+    Ok(Some((name, value)))
+}
+
+/// The client's body, streamed through, when it has one.
+fn client_body(req: &HttpRequest, payload: web::Payload) -> RequestBody {
+    if headers::has_body(req.headers()) {
+        RequestBody::Stream {
+            payload,
+            length: headers::content_length(req.headers()),
+        }
+    } else {
+        RequestBody::Empty
+    }
+}
+
+/// The service's `timeout_s`, else `PROXY_TIMEOUT`.
+fn timeout_of(config: &ProxyConfig, default: Duration) -> Duration {
+    config
+        .timeout_s
+        .map_or(default, |s| Duration::from_secs(u64::from(s)))
+}
+
+/// Adds `x-rotator-key-id` when `EXPOSE_KEY_ID` is on.
+fn tag_key(response: &mut HttpResponse, expose: bool, key_id: KeyId) {
+    if expose {
+        response.headers_mut().insert(
+            HeaderName::from_static("x-rotator-key-id"),
+            HeaderValue::from(key_id),
+        );
     }
 }
