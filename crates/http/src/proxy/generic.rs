@@ -78,6 +78,7 @@ async fn forward(
         url: with_query(join(&target.target_url, tail), &query),
         headers: forwarded,
         timeout,
+        secret: key.secret.clone(),
     };
     tracing::debug!(service = %service.config.slug, client = %identity.name, key_id = key.key.id,
         key = %key.key.key_masked, "forwarding");

@@ -139,6 +139,7 @@ async fn forward(
         url: with_query(adapter.upstream_url(&target.target_base_url, tail), &query),
         headers: forwarded,
         timeout,
+        secret: key.secret.clone(),
     };
     tracing::debug!(service = %service.config.slug, client = %identity.name, format = client_format.as_str(),
         key_id = key.key.id, key = %key.key.key_masked, "forwarding");

@@ -47,6 +47,8 @@ pub struct UpstreamRequest {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Time allowed until the response head arrives.
     pub timeout: Duration,
+    /// The upstream key, so no error message can carry it (it may sit in the URL).
+    pub secret: secrecy::SecretString,
 }
 
 /// The per-worker upstream client.
@@ -94,6 +96,7 @@ impl UpstreamClient {
         body: RequestBody,
     ) -> Result<HttpResponse, UpstreamFailure> {
         let head_only = request.method == Method::HEAD;
+        let request_secret = request.secret;
         let mut outgoing = self
             .client
             .request(request.method, &request.url)
@@ -113,18 +116,30 @@ impl UpstreamClient {
                 length: None,
             } => outgoing.send_stream(payload).await,
         };
-        let response = sent.map_err(classify)?;
+        let response =
+            sent.map_err(|e| classify(e, secrecy::ExposeSecret::expose_secret(&request_secret)))?;
         Ok(relay(response, head_only))
     }
 }
 
-fn classify(error: SendRequestError) -> UpstreamFailure {
+fn classify(error: SendRequestError, secret: &str) -> UpstreamFailure {
     match error {
         SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
             UpstreamFailure::Timeout
         }
-        other => UpstreamFailure::Unreachable(other.to_string()),
+        other => UpstreamFailure::Unreachable(redact(&other.to_string(), secret)),
     }
+}
+
+/// `message` with every occurrence of `secret` (raw or percent-encoded) masked.
+fn redact(message: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return message.to_owned();
+    }
+    let masked = domain::mask_secret(secret);
+    message
+        .replace(secret, &masked)
+        .replace(&headers::percent_encode(secret), &masked)
 }
 
 fn relay<S>(response: awc::ClientResponse<S>, head_only: bool) -> HttpResponse
@@ -147,5 +162,25 @@ where
     match length {
         Some(length) => builder.body(SizedStream::new(length, response)),
         None => builder.body(BodyStream::new(response)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn errors_never_carry_the_key_raw_or_encoded() {
+        let key = "sk-live/secret+value-0001";
+        let message = format!(
+            "connect to https://x/v1?key={key} and ?k={} failed",
+            super::headers::percent_encode(key)
+        );
+        let clean = redact(&message, key);
+        assert!(
+            !clean.contains(key) && !clean.contains("secret%2Bvalue"),
+            "{clean}"
+        );
+        assert!(clean.contains("sk-liv*****001"), "{clean}");
     }
 }
