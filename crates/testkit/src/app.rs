@@ -126,7 +126,7 @@ impl TestApp {
         self.handle.stop(true).await;
     }
 
-    /// Sends a request; `token` becomes a bearer token, `body` raw bytes.
+    /// Sends a request; `token` becomes a bearer token, `body` a JSON body.
     pub async fn send(
         &self,
         method: Method,
@@ -134,20 +134,26 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> TestResponse {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.address));
-        if let Some(token) = token {
-            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers = Vec::new();
+        if let Some(bearer) = &bearer {
+            headers.push(("Authorization", bearer.as_str()));
         }
-        let mut response = match body {
-            Some(bytes) => request
-                .insert_header(("Content-Type", "application/json"))
-                .send_body(bytes)
-                .await
-                .expect("request sent"),
-            None => request.send().await.expect("request sent"),
-        };
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.call(method, path, &headers, body).await
+    }
+
+    /// Sends any request with extra headers (repeated names allowed) and a raw body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> TestResponse {
+        let mut response = self.start(method, path, headers, body).await;
         let body = response
             .body()
             .limit(64 * 1024 * 1024)
@@ -160,35 +166,25 @@ impl TestApp {
         }
     }
 
-    /// Sends any request with extra headers (repeated names allowed) and a raw body.
-    pub async fn call(
+    /// Sends a request and returns the response with its body unread.
+    async fn start(
         &self,
         method: Method,
         path: &str,
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
-    ) -> TestResponse {
+    ) -> awc::ClientResponse {
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.address));
         for (name, value) in headers {
             request = request.append_header((*name, *value));
         }
-        let sent = match body {
+        match body {
             Some(bytes) => request.send_body(bytes).await,
             None => request.send().await,
-        };
-        let mut response = sent.expect("request sent");
-        let body = response
-            .body()
-            .limit(64 * 1024 * 1024)
-            .await
-            .expect("body read");
-        TestResponse {
-            status: response.status().as_u16(),
-            headers: response.headers().clone(),
-            body,
         }
+        .expect("request sent")
     }
 
     /// A streaming request: returns the status and each body chunk with the
@@ -201,17 +197,7 @@ impl TestApp {
         body: Option<Vec<u8>>,
     ) -> (u16, Vec<(u128, Bytes)>) {
         use futures_util::StreamExt;
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.address));
-        for (name, value) in headers {
-            request = request.append_header((*name, *value));
-        }
-        let mut response = match body {
-            Some(bytes) => request.send_body(bytes).await,
-            None => request.send().await,
-        }
-        .expect("request sent");
+        let mut response = self.start(method, path, headers, body).await;
         let status = response.status().as_u16();
         let mut chunks = Vec::new();
         while let Some(chunk) = response.next().await {

@@ -78,11 +78,13 @@ async fn forward(
         url: with_query(join(&target.target_url, tail), &query),
         headers: forwarded,
         timeout,
-        secret: key.secret.clone(),
     };
     tracing::debug!(service = %service.config.slug, client = %identity.name, key_id = key.key.id,
         key = %key.key.key_masked, "forwarding");
-    let mut response = client.forward(request, body).await?;
+    let mut response = client
+        .forward(request, body)
+        .await
+        .map_err(|e| e.without_secret(secret))?;
     tag_key(&mut response, state.expose_key_id, key.key.id);
     Ok(response)
 }

@@ -139,14 +139,13 @@ async fn forward(
         url: with_query(adapter.upstream_url(&target.target_base_url, tail), &query),
         headers: forwarded,
         timeout,
-        secret: key.secret.clone(),
     };
     tracing::debug!(service = %service.config.slug, client = %identity.name, format = client_format.as_str(),
         key_id = key.key.id, key = %key.key.key_masked, "forwarding");
     let mut response = client
         .forward(request, body)
         .await
-        .map_err(|e| fail(e.into()))?;
+        .map_err(|e| fail(e.without_secret(secret).into()))?;
     tag_key(&mut response, state.expose_key_id, key.key.id);
     Ok(response)
 }

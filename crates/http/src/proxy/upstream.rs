@@ -47,8 +47,6 @@ pub struct UpstreamRequest {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Time allowed until the response head arrives.
     pub timeout: Duration,
-    /// The upstream key, so no error message can carry it (it may sit in the URL).
-    pub secret: secrecy::SecretString,
 }
 
 /// The per-worker upstream client.
@@ -96,7 +94,6 @@ impl UpstreamClient {
         body: RequestBody,
     ) -> Result<HttpResponse, UpstreamFailure> {
         let head_only = request.method == Method::HEAD;
-        let request_secret = request.secret;
         let mut outgoing = self
             .client
             .request(request.method, &request.url)
@@ -116,18 +113,32 @@ impl UpstreamClient {
                 length: None,
             } => outgoing.send_stream(payload).await,
         };
-        let response =
-            sent.map_err(|e| classify(e, secrecy::ExposeSecret::expose_secret(&request_secret)))?;
+        let response = sent.map_err(classify)?;
         Ok(relay(response, head_only))
     }
 }
 
-fn classify(error: SendRequestError, secret: &str) -> UpstreamFailure {
+fn classify(error: SendRequestError) -> UpstreamFailure {
     match error {
         SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
             UpstreamFailure::Timeout
         }
-        other => UpstreamFailure::Unreachable(redact(&other.to_string(), secret)),
+        other => UpstreamFailure::Unreachable(other.to_string()),
+    }
+}
+
+impl UpstreamFailure {
+    /// The failure with `secret` masked wherever its message quotes it: with a
+    /// query placement the upstream key sits in the URL. Done here, on the
+    /// error path only, so a successful request pays nothing for it.
+    #[must_use]
+    pub fn without_secret(self, secret: &str) -> Self {
+        match self {
+            UpstreamFailure::Timeout => UpstreamFailure::Timeout,
+            UpstreamFailure::Unreachable(message) => {
+                UpstreamFailure::Unreachable(redact(&message, secret))
+            }
+        }
     }
 }
 
