@@ -1,9 +1,11 @@
-//! [`RotationCache`] on Redis, shared by every gateway instance: one INCR per
-//! pick for rotation, key health as JSON updated with optimistic transactions
+//! [`RotationCache`] on Redis, shared by every gateway instance: rotation is
+//! one INCRBY per round trip (concurrent picks of a service coalesced, see
+//! `batch`), key health as JSON updated with optimistic transactions
 //! (the health policy stays in `domain`), per-minute rate windows with a Lua
 //! script, and change notifications over pub/sub (reconnecting, and
 //! announcing a full reload after any gap).
 
+mod batch;
 mod changes;
 
 use async_trait::async_trait;
@@ -14,6 +16,7 @@ use domain::ports::{
 use domain::{time_fmt, ConfigId, KeyHealth, KeyId, KeyOutcome, Timestamp};
 use redis::AsyncCommands;
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -50,6 +53,7 @@ pub struct RedisRotationCache {
     prefix: String,
     rate_script: redis::Script,
     changes: broadcast::Sender<ChangeEvent>,
+    picks: batch::PickBatcher,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> CacheError {
@@ -93,6 +97,7 @@ impl RedisRotationCache {
             prefix: config.prefix.clone(),
             rate_script: redis::Script::new(RATE_SCRIPT),
             changes,
+            picks: batch::PickBatcher::default(),
         })
     }
 
@@ -102,6 +107,40 @@ impl RedisRotationCache {
 
     fn health_key(&self, key: KeyId) -> String {
         format!("{}:health:{key}", self.prefix)
+    }
+
+    /// One round trip: `INCRBY size` on the service's counter together with
+    /// the health of `keys`; answers the first of the `size` values reserved.
+    async fn reserve_counters(
+        &self,
+        service: ConfigId,
+        keys: &[KeyId],
+        size: u64,
+    ) -> Result<(u64, batch::BatchResult), CacheError> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("INCRBY")
+            .arg(format!("{}:rr:{service}", self.prefix))
+            .arg(size);
+        if !keys.is_empty() {
+            let names: Vec<String> = keys.iter().map(|k| self.health_key(*k)).collect();
+            pipe.cmd("MGET").arg(names);
+        }
+        let (last, values): (i64, Vec<Option<String>>) = if keys.is_empty() {
+            let (last,): (i64,) = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            (last, Vec::new())
+        } else {
+            pipe.query_async(&mut conn).await.map_err(unavailable)?
+        };
+        let health: Vec<KeyHealth> = values.iter().map(|v| parse_health(v.as_deref())).collect();
+        let first = u64::try_from(last).unwrap_or(0).saturating_sub(size);
+        Ok((
+            first,
+            batch::BatchResult {
+                ids: Arc::from(keys),
+                health: Arc::from(health),
+            },
+        ))
     }
 }
 
@@ -135,23 +174,18 @@ impl RotationCache for RedisRotationCache {
         service: ConfigId,
         keys: &[KeyId],
     ) -> Result<(u64, Vec<KeyHealth>), CacheError> {
-        let mut conn = self.conn().await?;
-        let mut pipe = redis::pipe();
-        pipe.cmd("INCR")
-            .arg(format!("{}:rr:{service}", self.prefix));
-        if !keys.is_empty() {
-            let names: Vec<String> = keys.iter().map(|k| self.health_key(*k)).collect();
-            pipe.cmd("MGET").arg(names);
-        }
-        // One round trip: the INCR and the MGET travel together.
-        let (n, values): (i64, Vec<Option<String>>) = if keys.is_empty() {
-            let (n,): (i64,) = pipe.query_async(&mut conn).await.map_err(unavailable)?;
-            (n, Vec::new())
+        let picked = self
+            .picks
+            .pick(service, |size| self.reserve_counters(service, keys, size))
+            .await?;
+        // A pick queued behind another one for the same service shares its
+        // health reading; if the pool changed in between, it reads its own.
+        let health = if *picked.batch.ids == *keys {
+            picked.batch.health.to_vec()
         } else {
-            pipe.query_async(&mut conn).await.map_err(unavailable)?
+            self.key_health(keys).await?
         };
-        let health = values.iter().map(|v| parse_health(v.as_deref())).collect();
-        Ok((u64::try_from(n - 1).unwrap_or(0), health))
+        Ok((picked.counter, health))
     }
 
     async fn key_health(&self, keys: &[KeyId]) -> Result<Vec<KeyHealth>, CacheError> {

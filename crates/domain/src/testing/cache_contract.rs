@@ -118,4 +118,71 @@ pub async fn run(cache: &dyn RotationCache, ids: i64) {
     let mut subscription = cache.subscribe();
     ok(cache.publish(ChangeEvent::Keys(service)).await, "publish");
     assert_eq!(subscription.next().await, Some(ChangeEvent::Keys(service)));
+
+    concurrent_picks_get_every_value_once(cache, service + 2, key).await;
+}
+
+/// Picks made at the same time (which an implementation may coalesce) each
+/// get their own counter value, with no gap and no repeat, and see the
+/// health of the keys they asked about.
+async fn concurrent_picks_get_every_value_once(
+    cache: &dyn RotationCache,
+    service: i64,
+    cooling_key: i64,
+) {
+    let outcome = KeyOutcome::RateLimited {
+        retry_after: Some(Duration::from_secs(3600)),
+        status: 429,
+        error: "slow".into(),
+    };
+    ok(
+        cache
+            .record_outcome(cooling_key, &outcome, crate::time_fmt::now())
+            .await,
+        "cool a key",
+    );
+    let pool = [cooling_key + 1, cooling_key];
+    let picks: Vec<_> = (0..40)
+        .map(|_| cache.next_counter_with_health(service, &pool))
+        .collect();
+    let mut counters = Vec::new();
+    for result in join_all(picks).await {
+        let (counter, health) = ok(result, "concurrent pick");
+        assert_eq!(health.len(), 2);
+        assert_eq!(health[0], KeyHealth::default());
+        assert_eq!(
+            health[1].state,
+            KeyState::CoolingDown,
+            "health of the right key"
+        );
+        counters.push(counter);
+    }
+    counters.sort_unstable();
+    assert_eq!(counters, (0..40).collect::<Vec<u64>>());
+    ok(cache.reset_health(cooling_key).await, "reset after");
+}
+
+/// Polls every future until all are done (the contract avoids depending on
+/// an async utility crate).
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
