@@ -136,6 +136,7 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             default_timeout: settings.proxy_timeout,
             expose_key_id: settings.expose_key_id,
+            default_max_tokens: u64::from(settings.default_max_tokens),
         });
         // Fail now, not in a worker, if TLS cannot be set up.
         UpstreamClient::new(settings.proxy_connect_timeout).map_err(StartupError::Tls)?;

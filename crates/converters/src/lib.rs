@@ -1,9 +1,28 @@
-//! [`FormatHandler`] for each client format. Error rendering comes first, so
-//! every SDK receives the gateway's own errors in the shape it raises as its
-//! normal exception; request, response and stream conversion build on it.
+//! Conversion between the LLM API formats through the universal model of
+//! `domain::chat` (SPEC §5.4): one module per format with its request,
+//! response and stream (decoder and encoder) mapping, and the facade the
+//! proxy uses. Errors come first: every SDK receives the gateway's own errors
+//! in the shape it raises as its normal exception.
 
+pub mod anthropic;
+mod error;
+pub mod errors;
+pub mod gemini;
+mod json;
+pub mod models;
+pub mod openai_chat;
+pub mod responses;
+pub mod sse;
+pub mod stream;
+
+pub use error::ConvertError;
+pub use stream::StreamConverter;
+
+use domain::chat::{ChatRequest, ChatResponse, Part, StopReason};
 use domain::llm::{ClientFormat, FormatHandler};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The handler of one client format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +79,7 @@ fn anthropic_type(status: u16) -> &'static str {
     }
 }
 
-fn gemini_status(status: u16) -> &'static str {
+pub(crate) fn gemini_status(status: u16) -> &'static str {
     match status {
         401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
@@ -70,6 +89,298 @@ fn gemini_status(status: u16) -> &'static str {
         504 => "DEADLINE_EXCEEDED",
         400..=499 => "INVALID_ARGUMENT",
         _ => "INTERNAL",
+    }
+}
+
+/// Seconds since the epoch.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A fresh id for a response the upstream gave none (`<prefix>_<time><counter>`).
+pub(crate) fn gen_id(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{prefix}_{nanos:x}{:04x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed) & 0xffff
+    )
+}
+
+/// The stop reason, as `tool_use` when the answer calls tools (formats
+/// disagree whether a tool call "stops"; OpenAI and Anthropic clients expect it).
+pub(crate) fn stop_or_tool_use(response: &ChatResponse) -> StopReason {
+    let calls = response
+        .parts
+        .iter()
+        .any(|p| matches!(p, Part::ToolCall(_)));
+    match response.stop_reason {
+        StopReason::EndTurn if calls => StopReason::ToolUse,
+        other => other,
+    }
+}
+
+/// What a client request asks for, by its format and path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// A chat turn; Gemini carries the model and streaming in the path.
+    Chat {
+        /// Gemini: the model named in the path.
+        model: Option<String>,
+        /// Gemini: `:streamGenerateContent`.
+        stream: bool,
+    },
+    /// The model listing.
+    Models,
+    /// Anything else (token counting, embeddings, files…): convertible only
+    /// when client and upstream speak the same format.
+    Other(String),
+}
+
+/// Classifies a client request path (the part after `/llm/{slug}/`).
+#[must_use]
+pub fn operation(client: ClientFormat, is_get: bool, path: &str) -> Operation {
+    let path = path.trim_start_matches('/');
+    let (_, rest) = path.split_once('/').unwrap_or(("", path));
+    let rest = rest.trim_end_matches('/');
+    match client {
+        ClientFormat::Openai if rest == "chat/completions" && !is_get => Operation::Chat {
+            model: None,
+            stream: false,
+        },
+        ClientFormat::OpenaiResponses if rest == "responses" && !is_get => Operation::Chat {
+            model: None,
+            stream: false,
+        },
+        ClientFormat::Anthropic if rest == "messages" && !is_get => Operation::Chat {
+            model: None,
+            stream: false,
+        },
+        ClientFormat::Gemini => match rest
+            .strip_prefix("models/")
+            .and_then(|m| m.rsplit_once(':'))
+        {
+            Some((model, "generateContent")) if !is_get => Operation::Chat {
+                model: Some(model.to_owned()),
+                stream: false,
+            },
+            Some((model, "streamGenerateContent")) if !is_get => Operation::Chat {
+                model: Some(model.to_owned()),
+                stream: true,
+            },
+            _ if rest == "models" && is_get => Operation::Models,
+            _ => Operation::Other(rest.to_owned()),
+        },
+        _ if rest == "models" && is_get => Operation::Models,
+        _ => Operation::Other(rest.to_owned()),
+    }
+}
+
+/// Conversion settings of a service.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    /// `model_map` of the service: client model name → upstream model name.
+    pub model_map: &'a BTreeMap<String, String>,
+    /// `DEFAULT_MAX_TOKENS`, for upstreams that require a limit.
+    pub default_max_tokens: u64,
+}
+
+/// A chat request converted for the upstream, and what is needed to convert the answer back.
+#[derive(Debug, Clone)]
+pub struct PreparedChat {
+    /// Upstream path, e.g. `v1/messages` or `v1beta/models/gemini-2.0-flash:streamGenerateContent`.
+    pub path: String,
+    /// Extra upstream query (`alt=sse` for Gemini streams).
+    pub query: Option<&'static str>,
+    /// Upstream JSON body.
+    pub body: Vec<u8>,
+    /// The answer is streamed.
+    pub stream: bool,
+    client: ClientFormat,
+    upstream: ClientFormat,
+    client_model: String,
+    renamed: bool,
+    include_usage: bool,
+}
+
+fn parse_json(body: &[u8]) -> Result<serde_json::Value, ConvertError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ConvertError::BadRequest(format!("the request body is not valid JSON: {e}")))
+}
+
+/// Reads a client chat request in its format.
+///
+/// # Errors
+/// [`ConvertError`] for a malformed request.
+pub fn parse_request(
+    client: ClientFormat,
+    operation: &Operation,
+    body: &[u8],
+) -> Result<ChatRequest, ConvertError> {
+    let value = parse_json(body)?;
+    match (client, operation) {
+        (ClientFormat::Openai, _) => openai_chat::parse_request(&value),
+        (ClientFormat::OpenaiResponses, _) => responses::parse_request(&value),
+        (ClientFormat::Anthropic, _) => anthropic::parse_request(&value),
+        (
+            ClientFormat::Gemini,
+            Operation::Chat {
+                model: Some(model),
+                stream,
+            },
+        ) => gemini::parse_request(&value, model, *stream),
+        (ClientFormat::Gemini, _) => Err(ConvertError::BadRequest(
+            "the Gemini path names no model".into(),
+        )),
+    }
+}
+
+/// Writes a universal request in the upstream's format.
+#[must_use]
+pub fn render_request(
+    upstream: ClientFormat,
+    request: &ChatRequest,
+    default_max_tokens: u64,
+) -> serde_json::Value {
+    match upstream {
+        ClientFormat::Openai => openai_chat::render_request(request),
+        ClientFormat::OpenaiResponses => responses::render_request(request),
+        ClientFormat::Anthropic => anthropic::render_request(request, default_max_tokens),
+        ClientFormat::Gemini => gemini::render_request(request),
+    }
+}
+
+/// Reads a response in `format`.
+///
+/// # Errors
+/// [`ConvertError::BadUpstream`] when the body is not such a response.
+pub fn parse_response(format: ClientFormat, body: &[u8]) -> Result<ChatResponse, ConvertError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ConvertError::BadUpstream(format!("the response is not JSON: {e}")))?;
+    match format {
+        ClientFormat::Openai => openai_chat::parse_response(&value),
+        ClientFormat::OpenaiResponses => responses::parse_response(&value),
+        ClientFormat::Anthropic => anthropic::parse_response(&value),
+        ClientFormat::Gemini => gemini::parse_response(&value),
+    }
+}
+
+/// Writes a universal response in `format`.
+#[must_use]
+pub fn render_response(format: ClientFormat, response: &ChatResponse) -> serde_json::Value {
+    match format {
+        ClientFormat::Openai => openai_chat::render_response(response),
+        ClientFormat::OpenaiResponses => responses::render_response(response),
+        ClientFormat::Anthropic => anthropic::render_response(response),
+        ClientFormat::Gemini => gemini::render_response(response),
+    }
+}
+
+/// Converts a client chat request for the upstream.
+///
+/// # Errors
+/// [`ConvertError`] for a malformed request or one the upstream format cannot serve.
+pub fn prepare_chat(
+    client: ClientFormat,
+    upstream: ClientFormat,
+    operation: &Operation,
+    body: &[u8],
+    options: Options<'_>,
+) -> Result<PreparedChat, ConvertError> {
+    let mut request = parse_request(client, operation, body)?;
+    let include_usage = match client {
+        ClientFormat::Openai => {
+            let value = parse_json(body)?;
+            value["stream_options"]["include_usage"].as_bool() == Some(true)
+        }
+        _ => true,
+    };
+    let client_model = request.model.clone();
+    let renamed = match options.model_map.get(&request.model) {
+        Some(mapped) => {
+            request.model.clone_from(mapped);
+            true
+        }
+        None => false,
+    };
+    let (path, query) = match upstream {
+        ClientFormat::Openai => ("v1/chat/completions".to_owned(), None),
+        ClientFormat::OpenaiResponses => ("v1/responses".to_owned(), None),
+        ClientFormat::Anthropic => ("v1/messages".to_owned(), None),
+        ClientFormat::Gemini if request.stream => (
+            format!("v1beta/models/{}:streamGenerateContent", request.model),
+            Some("alt=sse"),
+        ),
+        ClientFormat::Gemini => (
+            format!("v1beta/models/{}:generateContent", request.model),
+            None,
+        ),
+    };
+    let rendered = render_request(upstream, &request, options.default_max_tokens);
+    let body = serde_json::to_vec(&rendered).map_err(|e| {
+        ConvertError::BadRequest(format!("cannot write the converted request: {e}"))
+    })?;
+    Ok(PreparedChat {
+        path,
+        query,
+        body,
+        stream: request.stream,
+        client,
+        upstream,
+        client_model,
+        renamed,
+        include_usage,
+    })
+}
+
+impl PreparedChat {
+    /// Converts a complete upstream response for the client.
+    ///
+    /// # Errors
+    /// [`ConvertError::BadUpstream`] when the upstream's answer is not its format.
+    pub fn convert_response(&self, body: &[u8]) -> Result<Vec<u8>, ConvertError> {
+        let mut response = parse_response(self.upstream, body)?;
+        if self.renamed || response.model.is_empty() {
+            response.model.clone_from(&self.client_model);
+        }
+        serde_json::to_vec(&render_response(self.client, &response))
+            .map_err(|e| ConvertError::BadUpstream(e.to_string()))
+    }
+
+    /// A converter for the upstream's stream.
+    #[must_use]
+    pub fn stream_converter(&self) -> StreamConverter {
+        let decoder: Box<dyn stream::Decoder> = match self.upstream {
+            ClientFormat::Openai => Box::<openai_chat::ChatDecoder>::default(),
+            ClientFormat::OpenaiResponses => Box::<responses::ResponsesDecoder>::default(),
+            ClientFormat::Anthropic => Box::<anthropic::MessagesDecoder>::default(),
+            ClientFormat::Gemini => Box::<gemini::GeminiDecoder>::default(),
+        };
+        let model = &self.client_model;
+        let encoder: Box<dyn stream::Encoder> = match self.client {
+            ClientFormat::Openai => {
+                Box::new(openai_chat::ChatEncoder::new(model, self.include_usage))
+            }
+            ClientFormat::OpenaiResponses => Box::new(responses::ResponsesEncoder::new(model)),
+            ClientFormat::Anthropic => Box::new(anthropic::MessagesEncoder::new(model)),
+            ClientFormat::Gemini => Box::new(gemini::GeminiEncoder::new(model)),
+        };
+        StreamConverter::new(
+            decoder,
+            encoder,
+            self.renamed.then(|| self.client_model.clone()),
+            self.client_model.clone(),
+        )
+    }
+
+    /// The client's format.
+    #[must_use]
+    pub fn client(&self) -> ClientFormat {
+        self.client
     }
 }
 

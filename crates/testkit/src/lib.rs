@@ -8,6 +8,7 @@ pub mod app;
 pub mod fault_proxy;
 pub mod logs;
 pub mod mock;
+mod mock_llm;
 
 pub use app::{spawn_app, spawn_app_with, TestApp, TestOptions, TestResponse};
 pub use fault_proxy::FaultProxy;

@@ -316,6 +316,9 @@ fn respond(
     let stream = json_body["stream"].as_bool().unwrap_or(false);
     let events = query_number(req, "events").unwrap_or(3);
     let interval = Duration::from_millis(query_number(req, "interval_ms").unwrap_or(0));
+    if path.starts_with("/sim/") {
+        return crate::mock_llm::respond(path, &json_body);
+    }
     if path.contains("/echo") {
         return HttpResponse::Ok()
             .insert_header(("x-echo-method", req.method().as_str()))

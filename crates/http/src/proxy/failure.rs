@@ -33,14 +33,9 @@ pub enum Failure {
     /// A body the gateway had to read is malformed.
     #[error("{0}")]
     BadBody(String),
-    /// Client and upstream formats differ; conversion is not available yet.
-    #[error("this service's upstream speaks {upstream}; requests in the {client} format cannot be converted to it yet")]
-    ConversionNotSupported {
-        /// The client's format.
-        client: &'static str,
-        /// The upstream's format.
-        upstream: &'static str,
-    },
+    /// A request or answer that could not be converted between formats.
+    #[error(transparent)]
+    Conversion(#[from] converters::ConvertError),
 }
 
 impl Failure {
@@ -85,9 +80,9 @@ impl Failure {
             }
             Failure::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", None),
             Failure::BadBody(_) => (StatusCode::BAD_REQUEST, "invalid_request_body", None),
-            Failure::ConversionNotSupported { .. } => (
-                StatusCode::NOT_IMPLEMENTED,
-                "conversion_not_supported",
+            Failure::Conversion(e) => (
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                e.code(),
                 None,
             ),
         }

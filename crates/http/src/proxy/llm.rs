@@ -2,13 +2,16 @@
 //! where its SDK puts it and stripped; the upstream key is placed where the
 //! upstream expects it. Same-format requests pass through untouched.
 
+use super::convert::{self, Conversion};
 use super::failure::Failure;
 use super::upstream::{RequestBody, UpstreamClient, UpstreamRequest};
 use super::{
     client_body, headers, key_header, slug_and_tail, tag_key, timeout_of, with_query, ProxyState,
 };
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::web::{Bytes, BytesMut};
+use converters::Options;
 use actix_web::{web, HttpRequest, HttpResponse};
 use domain::llm::{detect_client_format, ClientFormat, FormatHints, KeyPlacement, LlmAdapter};
 use domain::{ApiFormat, ConfigType, KeyLocation, LlmTarget, OutputFormat, ProxyTarget};
@@ -73,22 +76,18 @@ async fn forward(
         OutputFormat::Gemini => ClientFormat::Gemini,
     };
     let fail = |failure: Failure| (failure, Some(client_format));
-    if client_format != native {
-        return Err(fail(Failure::ConversionNotSupported {
-            client: client_format.as_str(),
-            upstream: target.api_format.as_str(),
-        }));
-    }
+    let converting = client_format != native;
 
-    // The client key, where the SDK put it; the body only as a last resort.
+    // The client key, where the SDK put it; the body only as a last resort
+    // (or when the body has to be read anyway, for conversion).
     let mut body = client_body(req, payload);
     let mut presented = client_key_from_request(req.headers(), req.query_string());
-    if presented.is_none() {
+    if presented.is_none() || converting {
         if let RequestBody::Stream { payload, .. } = body {
             let (key, rewritten) = client_key_from_body(payload, state.max_body_bytes)
                 .await
                 .map_err(fail)?;
-            presented = key;
+            presented = presented.or(key);
             body = RequestBody::Bytes(rewritten);
         }
     }
@@ -96,6 +95,21 @@ async fn forward(
         .service
         .authenticate(&service, presented.as_deref())
         .map_err(|e| fail(e.into()))?;
+    // Converted before a key is chosen: a request that cannot be served costs no rotation step.
+    let conversion = converting.then(|| Conversion {
+        client: client_format,
+        upstream: native,
+        operation: converters::operation(client_format, req.method() == Method::GET, tail),
+        options: Options {
+            model_map: &target.model_map,
+            default_max_tokens: state.default_max_tokens,
+        },
+    });
+    let prepared = match (&conversion, &body) {
+        (Some(conversion), RequestBody::Bytes(bytes)) => Some(conversion.prepare(bytes).map_err(fail)?),
+        (Some(conversion), _) => Some(conversion.prepare(b"").map_err(fail)?),
+        (None, _) => None,
+    };
     let chosen = state
         .service
         .choose_key(&service)
@@ -134,6 +148,31 @@ async fn forward(
         ));
     }
     let timeout = timeout_of(&service.config, state.default_timeout);
+    if let (Some(conversion), Some((prepared, target_request))) = (&conversion, prepared) {
+        let mut query = match placement.location {
+            KeyLocation::Query => headers::rewrite_query("", &[], Some((&placement.name, secret))),
+            KeyLocation::Header | KeyLocation::Bearer => String::new(),
+        };
+        if let Some(extra) = target_request.query {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(extra);
+        }
+        let request = UpstreamRequest {
+            method: target_request.method,
+            url: with_query(adapter.upstream_url(&target.target_base_url, &target_request.path), &query),
+            headers: convert::request_headers(forwarded, target_request.body.is_some()),
+            timeout,
+        };
+        tracing::debug!(service = %service.config.slug, client = %identity.name, format = client_format.as_str(),
+            upstream = target.api_format.as_str(), key_id = key.key.id, key = %key.key.key_masked, "forwarding converted");
+        let mut response = convert::exchange(client, request, target_request.body, prepared, conversion, secret)
+            .await
+            .map_err(fail)?;
+        tag_key(&mut response, state.expose_key_id, key.key.id);
+        return Ok(response);
+    }
     let request = UpstreamRequest {
         method: req.method().clone(),
         url: with_query(adapter.upstream_url(&target.target_base_url, tail), &query),

@@ -1,6 +1,7 @@
 //! The proxies: `ANY /proxy/{slug}/{rest}` (generic REST) and
 //! `ANY /llm/{slug}/{rest}` (LLM SDKs).
 
+mod convert;
 pub mod failure;
 pub mod generic;
 pub mod headers;
@@ -28,6 +29,9 @@ pub struct ProxyState {
     pub default_timeout: Duration,
     /// `EXPOSE_KEY_ID`.
     pub expose_key_id: bool,
+    /// `DEFAULT_MAX_TOKENS`: the limit given to upstreams that require one
+    /// (Anthropic) when a converted request has none.
+    pub default_max_tokens: u64,
 }
 
 /// Registers both proxies.

@@ -94,6 +94,19 @@ impl UpstreamClient {
         body: RequestBody,
     ) -> Result<HttpResponse, UpstreamFailure> {
         let head_only = request.method == Method::HEAD;
+        let response = self.send(request, body).await?;
+        Ok(relay(response, head_only))
+    }
+
+    /// Sends the request; the response's body is left for the caller to read.
+    ///
+    /// # Errors
+    /// [`UpstreamFailure`] when no response head arrives.
+    pub async fn send(
+        &self,
+        request: UpstreamRequest,
+        body: RequestBody,
+    ) -> Result<awc::ClientResponse, UpstreamFailure> {
         let mut outgoing = self
             .client
             .request(request.method, &request.url)
@@ -113,8 +126,7 @@ impl UpstreamClient {
                 length: None,
             } => outgoing.send_stream(payload).await,
         };
-        let response = sent.map_err(classify)?;
-        Ok(relay(response, head_only))
+        sent.map_err(classify)
     }
 }
 
