@@ -72,7 +72,7 @@ pub struct Fault {
     pub body: String,
     /// Wait before answering.
     pub delay: Duration,
-    /// Send the head, then cut the connection instead of a body.
+    /// Send the head and an SSE heartbeat, then cut the connection.
     pub drop_connection: bool,
 }
 
@@ -285,8 +285,14 @@ async fn answer(
             actix_web::rt::time::sleep(fault.delay).await;
         }
         if fault.drop_connection {
-            let cut = stream::once(async {
-                Err::<Bytes, _>(std::io::Error::other("mock cut the connection"))
+            // A heartbeat first, so the head and some bytes are out before the cut.
+            let cut = stream::iter([
+                Ok(Bytes::from_static(b": heartbeat\n\n")),
+                Err(std::io::Error::other("mock cut the connection")),
+            ])
+            .then(|item| async move {
+                actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+                item
             });
             return HttpResponse::Ok()
                 .content_type("text/event-stream")

@@ -105,7 +105,9 @@ fn read_responses(body: &Value) -> Reading {
                         r.turns += 1;
                         r.tool_result = Some(text_of(&item["output"]));
                     }
-                    (_, Some("system" | "developer")) => r.system.push_str(&text_of(&item["content"])),
+                    (_, Some("system" | "developer")) => {
+                        r.system.push_str(&text_of(&item["content"]))
+                    }
                     (_, Some("user")) => {
                         r.turns += 1;
                         if let Some(parts) = item["content"].as_array() {
@@ -202,7 +204,12 @@ fn read_gemini(body: &Value, model: &str, stream: bool) -> Reading {
         .as_array()
         .into_iter()
         .flatten()
-        .flat_map(|t| t["functionDeclarations"].as_array().cloned().unwrap_or_default())
+        .flat_map(|t| {
+            t["functionDeclarations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .filter_map(|d| d["name"].as_str().map(str::to_owned))
         .collect();
     r
@@ -213,12 +220,22 @@ fn decide(r: &Reading) -> Reply {
         return Reply::Text(format!("Tool said: {result}"));
     }
     if !r.tools.is_empty() {
-        let count = if r.last_user_text.contains("both") { 2.min(r.tools.len()) } else { 1 };
+        let count = if r.last_user_text.contains("both") {
+            2.min(r.tools.len())
+        } else {
+            1
+        };
         return Reply::Calls(
             r.tools[..count]
                 .iter()
                 .enumerate()
-                .map(|(i, name)| (format!("call_sim_{i}"), name.clone(), r#"{"city": "Paris"}"#.to_owned()))
+                .map(|(i, name)| {
+                    (
+                        format!("call_sim_{i}"),
+                        name.clone(),
+                        r#"{"city": "Paris"}"#.to_owned(),
+                    )
+                })
                 .collect(),
         );
     }
@@ -242,7 +259,9 @@ fn thirds(text: &str) -> Vec<String> {
 
 fn halves(text: &str) -> (String, String) {
     let mid = text.len() / 2;
-    let mid = (mid..=text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
+    let mid = (mid..=text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(text.len());
     (text[..mid].to_owned(), text[mid..].to_owned())
 }
 
@@ -255,7 +274,9 @@ fn sse(frames: Vec<(Option<&'static str>, String)>) -> HttpResponse {
         frame.push_str(&format!("data: {data}\n\n"));
         Ok::<_, std::io::Error>(Bytes::from(frame))
     }));
-    HttpResponse::Ok().content_type("text/event-stream").streaming(body)
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .streaming(body)
 }
 
 /// Answers a request to `/sim/...` in the format its path names.
@@ -273,7 +294,10 @@ pub(crate) fn respond(path: &str, body: &Value) -> HttpResponse {
         let r = read_anthropic(body);
         return anthropic(&r, &decide(&r));
     }
-    if let Some((model, method)) = path.rsplit_once("/models/").and_then(|(_, rest)| rest.rsplit_once(':')) {
+    if let Some((model, method)) = path
+        .rsplit_once("/models/")
+        .and_then(|(_, rest)| rest.rsplit_once(':'))
+    {
         let r = read_gemini(body, model, method == "streamGenerateContent");
         return gemini(&r, &decide(&r));
     }
@@ -313,7 +337,10 @@ fn openai_chat(r: &Reading, reply: &Reply, include_usage: bool) -> HttpResponse 
             "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
         .to_string()
     };
-    let mut frames = vec![(None, chunk(json!({"role": "assistant", "content": ""}), Value::Null))];
+    let mut frames = vec![(
+        None,
+        chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+    )];
     match reply {
         Reply::Text(text) => {
             for piece in thirds(text) {
@@ -322,8 +349,14 @@ fn openai_chat(r: &Reading, reply: &Reply, include_usage: bool) -> HttpResponse 
         }
         Reply::Calls(calls) => {
             for (i, (id, name, args)) in calls.iter().enumerate() {
-                frames.push((None, chunk(json!({"tool_calls": [{"index": i, "id": id, "type": "function",
-                    "function": {"name": name, "arguments": ""}}]}), Value::Null)));
+                frames.push((
+                    None,
+                    chunk(
+                        json!({"tool_calls": [{"index": i, "id": id, "type": "function",
+                    "function": {"name": name, "arguments": ""}}]}),
+                        Value::Null,
+                    ),
+                ));
                 let (a, b) = halves(args);
                 for fragment in [a, b] {
                     frames.push((None, chunk(json!({"tool_calls": [{"index": i, "function": {"arguments": fragment}}]}), Value::Null)));
@@ -333,8 +366,12 @@ fn openai_chat(r: &Reading, reply: &Reply, include_usage: bool) -> HttpResponse 
     }
     frames.push((None, chunk(json!({}), json!(finish))));
     if include_usage {
-        frames.push((None, json!({"id": id, "object": "chat.completion.chunk", "created": 1_700_000_000,
-            "model": r.model, "choices": [], "usage": usage}).to_string()));
+        frames.push((
+            None,
+            json!({"id": id, "object": "chat.completion.chunk", "created": 1_700_000_000,
+            "model": r.model, "choices": [], "usage": usage})
+            .to_string(),
+        ));
     }
     frames.push((None, "[DONE]".to_owned()));
     sse(frames)
@@ -343,13 +380,17 @@ fn openai_chat(r: &Reading, reply: &Reply, include_usage: bool) -> HttpResponse 
 fn responses(r: &Reading, reply: &Reply) -> HttpResponse {
     let id = "resp_sim";
     let items: Vec<Value> = match reply {
-        Reply::Text(text) => vec![json!({"type": "message", "id": "msg_sim", "status": "completed", "role": "assistant",
-            "content": [{"type": "output_text", "text": text, "annotations": []}]})],
+        Reply::Text(text) => vec![
+            json!({"type": "message", "id": "msg_sim", "status": "completed", "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": []}]}),
+        ],
         Reply::Calls(calls) => calls
             .iter()
             .enumerate()
-            .map(|(i, (call_id, name, args))| json!({"type": "function_call", "id": format!("fc_sim_{i}"),
-                "call_id": call_id, "name": name, "arguments": args, "status": "completed"}))
+            .map(|(i, (call_id, name, args))| {
+                json!({"type": "function_call", "id": format!("fc_sim_{i}"),
+                "call_id": call_id, "name": name, "arguments": args, "status": "completed"})
+            })
             .collect(),
     };
     let response = |status: &str, output: Vec<Value>, usage: Value| {
@@ -372,41 +413,80 @@ fn responses(r: &Reading, reply: &Reply) -> HttpResponse {
         seq += 1;
         frames.push((Some(kind), data.to_string()));
     };
-    push("response.created", json!({"response": response("in_progress", vec![], Value::Null)}));
-    push("response.in_progress", json!({"response": response("in_progress", vec![], Value::Null)}));
+    push(
+        "response.created",
+        json!({"response": response("in_progress", vec![], Value::Null)}),
+    );
+    push(
+        "response.in_progress",
+        json!({"response": response("in_progress", vec![], Value::Null)}),
+    );
     match reply {
         Reply::Text(text) => {
-            push("response.output_item.added", json!({"output_index": 0, "item": {"type": "message", "id": "msg_sim",
-                "status": "in_progress", "role": "assistant", "content": []}}));
-            push("response.content_part.added", json!({"item_id": "msg_sim", "output_index": 0, "content_index": 0,
-                "part": {"type": "output_text", "text": "", "annotations": []}}));
+            push(
+                "response.output_item.added",
+                json!({"output_index": 0, "item": {"type": "message", "id": "msg_sim",
+                "status": "in_progress", "role": "assistant", "content": []}}),
+            );
+            push(
+                "response.content_part.added",
+                json!({"item_id": "msg_sim", "output_index": 0, "content_index": 0,
+                "part": {"type": "output_text", "text": "", "annotations": []}}),
+            );
             for piece in thirds(text) {
-                push("response.output_text.delta", json!({"item_id": "msg_sim", "output_index": 0,
-                    "content_index": 0, "delta": piece, "logprobs": []}));
+                push(
+                    "response.output_text.delta",
+                    json!({"item_id": "msg_sim", "output_index": 0,
+                    "content_index": 0, "delta": piece, "logprobs": []}),
+                );
             }
-            push("response.output_text.done", json!({"item_id": "msg_sim", "output_index": 0, "content_index": 0,
-                "text": text, "logprobs": []}));
-            push("response.content_part.done", json!({"item_id": "msg_sim", "output_index": 0, "content_index": 0,
-                "part": {"type": "output_text", "text": text, "annotations": []}}));
-            push("response.output_item.done", json!({"output_index": 0, "item": items[0]}));
+            push(
+                "response.output_text.done",
+                json!({"item_id": "msg_sim", "output_index": 0, "content_index": 0,
+                "text": text, "logprobs": []}),
+            );
+            push(
+                "response.content_part.done",
+                json!({"item_id": "msg_sim", "output_index": 0, "content_index": 0,
+                "part": {"type": "output_text", "text": text, "annotations": []}}),
+            );
+            push(
+                "response.output_item.done",
+                json!({"output_index": 0, "item": items[0]}),
+            );
         }
         Reply::Calls(calls) => {
             for (i, (call_id, name, args)) in calls.iter().enumerate() {
                 let item_id = format!("fc_sim_{i}");
-                push("response.output_item.added", json!({"output_index": i, "item": {"type": "function_call",
-                    "id": item_id, "call_id": call_id, "name": name, "arguments": "", "status": "in_progress"}}));
+                push(
+                    "response.output_item.added",
+                    json!({"output_index": i, "item": {"type": "function_call",
+                    "id": item_id, "call_id": call_id, "name": name, "arguments": "", "status": "in_progress"}}),
+                );
                 let (a, b) = halves(args);
                 for fragment in [a, b] {
-                    push("response.function_call_arguments.delta", json!({"item_id": item_id, "output_index": i,
-                        "delta": fragment}));
+                    push(
+                        "response.function_call_arguments.delta",
+                        json!({"item_id": item_id, "output_index": i,
+                        "delta": fragment}),
+                    );
                 }
-                push("response.function_call_arguments.done", json!({"item_id": item_id, "output_index": i,
-                    "arguments": args}));
-                push("response.output_item.done", json!({"output_index": i, "item": items[i]}));
+                push(
+                    "response.function_call_arguments.done",
+                    json!({"item_id": item_id, "output_index": i,
+                    "arguments": args}),
+                );
+                push(
+                    "response.output_item.done",
+                    json!({"output_index": i, "item": items[i]}),
+                );
             }
         }
     }
-    push("response.completed", json!({"response": response("completed", items.clone(), usage)}));
+    push(
+        "response.completed",
+        json!({"response": response("completed", items.clone(), usage)}),
+    );
     sse(frames)
 }
 
@@ -417,49 +497,71 @@ fn anthropic(r: &Reading, reply: &Reply) -> HttpResponse {
         Reply::Calls(calls) => (
             calls
                 .iter()
-                .map(|(call_id, name, args)| json!({"type": "tool_use", "id": call_id, "name": name,
-                    "input": serde_json::from_str::<Value>(args).unwrap_or(Value::Null)}))
+                .map(|(call_id, name, args)| {
+                    json!({"type": "tool_use", "id": call_id, "name": name,
+                    "input": serde_json::from_str::<Value>(args).unwrap_or(Value::Null)})
+                })
                 .collect(),
             "tool_use",
         ),
     };
     if !r.stream {
-        return HttpResponse::Ok().json(json!({"id": id, "type": "message", "role": "assistant", "model": r.model,
+        return HttpResponse::Ok().json(
+            json!({"id": id, "type": "message", "role": "assistant", "model": r.model,
             "content": content, "stop_reason": stop, "stop_sequence": null,
-            "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS}}));
+            "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS}}),
+        );
     }
     let mut frames = Vec::new();
     let mut push = |kind: &'static str, mut data: Value| {
         data["type"] = json!(kind);
         frames.push((Some(kind), data.to_string()));
     };
-    push("message_start", json!({"message": {"id": id, "type": "message", "role": "assistant", "model": r.model,
+    push(
+        "message_start",
+        json!({"message": {"id": id, "type": "message", "role": "assistant", "model": r.model,
         "content": [], "stop_reason": null, "stop_sequence": null,
-        "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 1}}}));
+        "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 1}}}),
+    );
     push("ping", json!({}));
     match reply {
         Reply::Text(text) => {
-            push("content_block_start", json!({"index": 0, "content_block": {"type": "text", "text": ""}}));
+            push(
+                "content_block_start",
+                json!({"index": 0, "content_block": {"type": "text", "text": ""}}),
+            );
             for piece in thirds(text) {
-                push("content_block_delta", json!({"index": 0, "delta": {"type": "text_delta", "text": piece}}));
+                push(
+                    "content_block_delta",
+                    json!({"index": 0, "delta": {"type": "text_delta", "text": piece}}),
+                );
             }
             push("content_block_stop", json!({"index": 0}));
         }
         Reply::Calls(calls) => {
             for (i, (call_id, name, args)) in calls.iter().enumerate() {
-                push("content_block_start", json!({"index": i, "content_block": {"type": "tool_use", "id": call_id,
-                    "name": name, "input": {}}}));
+                push(
+                    "content_block_start",
+                    json!({"index": i, "content_block": {"type": "tool_use", "id": call_id,
+                    "name": name, "input": {}}}),
+                );
                 let (a, b) = halves(args);
                 for fragment in [a, b] {
-                    push("content_block_delta", json!({"index": i, "delta": {"type": "input_json_delta",
-                        "partial_json": fragment}}));
+                    push(
+                        "content_block_delta",
+                        json!({"index": i, "delta": {"type": "input_json_delta",
+                        "partial_json": fragment}}),
+                    );
                 }
                 push("content_block_stop", json!({"index": i}));
             }
         }
     }
-    push("message_delta", json!({"delta": {"stop_reason": stop, "stop_sequence": null},
-        "usage": {"output_tokens": OUTPUT_TOKENS}}));
+    push(
+        "message_delta",
+        json!({"delta": {"stop_reason": stop, "stop_sequence": null},
+        "usage": {"output_tokens": OUTPUT_TOKENS}}),
+    );
     push("message_stop", json!({}));
     sse(frames)
 }
@@ -471,8 +573,10 @@ fn gemini(r: &Reading, reply: &Reply) -> HttpResponse {
         Reply::Text(text) => vec![json!({"text": text})],
         Reply::Calls(calls) => calls
             .iter()
-            .map(|(_, name, args)| json!({"functionCall": {"name": name,
-                "args": serde_json::from_str::<Value>(args).unwrap_or(Value::Null)}}))
+            .map(|(_, name, args)| {
+                json!({"functionCall": {"name": name,
+                "args": serde_json::from_str::<Value>(args).unwrap_or(Value::Null)}})
+            })
             .collect(),
     };
     let chunk = |parts: Vec<Value>, finish: Option<&str>, usage: Option<&Value>| {
@@ -480,7 +584,8 @@ fn gemini(r: &Reading, reply: &Reply) -> HttpResponse {
         if let Some(finish) = finish {
             candidate["finishReason"] = json!(finish);
         }
-        let mut data = json!({"candidates": [candidate], "modelVersion": r.model, "responseId": "gen_sim"});
+        let mut data =
+            json!({"candidates": [candidate], "modelVersion": r.model, "responseId": "gen_sim"});
         if let Some(usage) = usage {
             data["usageMetadata"] = usage.clone();
         }
@@ -503,7 +608,9 @@ fn gemini(r: &Reading, reply: &Reply) -> HttpResponse {
                 frames.push((None, data.to_string()));
             }
         }
-        Reply::Calls(_) => frames.push((None, chunk(parts, Some("STOP"), Some(&usage)).to_string())),
+        Reply::Calls(_) => {
+            frames.push((None, chunk(parts, Some("STOP"), Some(&usage)).to_string()))
+        }
     }
     sse(frames)
 }

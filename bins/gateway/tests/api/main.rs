@@ -16,6 +16,7 @@ mod keys;
 mod persistence;
 mod proxy_auth;
 mod proxy_changes;
+mod proxy_convert;
 mod proxy_errors;
 mod proxy_generic;
 mod proxy_rotation;

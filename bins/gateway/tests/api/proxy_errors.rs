@@ -332,22 +332,3 @@ async fn unreachable_upstream_is_502_and_slow_upstream_is_504() {
         "the service's timeout_s applies"
     );
 }
-
-#[actix_web::test]
-async fn different_client_and_upstream_formats_are_refused_clearly_until_conversion_exists() {
-    let (app, mock, token) = app().await;
-    let id = llm_service(&app, &token, "gem", "gemini_native", &mock.address).await;
-    app.add_key(&token, id, "gemini-errors-0000000002").await;
-    let bearer = format!("Bearer {GLOBAL}");
-    let response = app
-        .call(
-            Method::POST,
-            "/llm/gem/v1/chat/completions",
-            &[("authorization", &bearer)],
-            Some(b"{}".to_vec()),
-        )
-        .await;
-    assert_eq!(response.status, 501);
-    assert_eq!(response.json()["error"]["code"], "conversion_not_supported");
-    assert!(mock.recorded().is_empty());
-}

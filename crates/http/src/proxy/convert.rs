@@ -197,32 +197,28 @@ async fn read_all(response: &mut awc::ClientResponse) -> Result<Bytes, Failure> 
 /// an error event in the client's format.
 fn stream_response(upstream: awc::ClientResponse, chat: &PreparedChat) -> HttpResponse {
     let converter = chat.stream_converter();
-    let body = futures_util::stream::unfold(
-        Some((upstream, converter)),
-        |state| async move {
-            let (mut upstream, mut converter) = state?;
-            loop {
-                match upstream.next().await {
-                    Some(Ok(chunk)) => {
-                        let out = converter.feed(&chunk);
-                        if !out.is_empty() {
-                            return Some((
-                                Ok::<_, std::io::Error>(Bytes::from(out)),
-                                Some((upstream, converter)),
-                            ));
-                        }
+    let body = futures_util::stream::unfold(Some((upstream, converter)), |state| async move {
+        let (mut upstream, mut converter) = state?;
+        loop {
+            match upstream.next().await {
+                Some(Ok(chunk)) => {
+                    let out = converter.feed(&chunk);
+                    if !out.is_empty() {
+                        return Some((
+                            Ok::<_, std::io::Error>(Bytes::from(out)),
+                            Some((upstream, converter)),
+                        ));
                     }
-                    Some(Err(error)) => {
-                        tracing::warn!(%error, "upstream stream cut");
-                        let out =
-                            converter.fail(&format!("the upstream stream was cut: {error}"));
-                        return Some((Ok(Bytes::from(out)), None));
-                    }
-                    None => return Some((Ok(Bytes::from(converter.finish())), None)),
                 }
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "upstream stream cut");
+                    let out = converter.fail(&format!("the upstream stream was cut: {error}"));
+                    return Some((Ok(Bytes::from(out)), None));
+                }
+                None => return Some((Ok(Bytes::from(converter.finish())), None)),
             }
-        },
-    );
+        }
+    });
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))

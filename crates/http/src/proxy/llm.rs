@@ -11,8 +11,8 @@ use super::{
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::web::{Bytes, BytesMut};
-use converters::Options;
 use actix_web::{web, HttpRequest, HttpResponse};
+use converters::Options;
 use domain::llm::{detect_client_format, ClientFormat, FormatHints, KeyPlacement, LlmAdapter};
 use domain::{ApiFormat, ConfigType, KeyLocation, LlmTarget, OutputFormat, ProxyTarget};
 use futures_util::StreamExt;
@@ -106,7 +106,9 @@ async fn forward(
         },
     });
     let prepared = match (&conversion, &body) {
-        (Some(conversion), RequestBody::Bytes(bytes)) => Some(conversion.prepare(bytes).map_err(fail)?),
+        (Some(conversion), RequestBody::Bytes(bytes)) => {
+            Some(conversion.prepare(bytes).map_err(fail)?)
+        }
         (Some(conversion), _) => Some(conversion.prepare(b"").map_err(fail)?),
         (None, _) => None,
     };
@@ -161,15 +163,25 @@ async fn forward(
         }
         let request = UpstreamRequest {
             method: target_request.method,
-            url: with_query(adapter.upstream_url(&target.target_base_url, &target_request.path), &query),
+            url: with_query(
+                adapter.upstream_url(&target.target_base_url, &target_request.path),
+                &query,
+            ),
             headers: convert::request_headers(forwarded, target_request.body.is_some()),
             timeout,
         };
         tracing::debug!(service = %service.config.slug, client = %identity.name, format = client_format.as_str(),
             upstream = target.api_format.as_str(), key_id = key.key.id, key = %key.key.key_masked, "forwarding converted");
-        let mut response = convert::exchange(client, request, target_request.body, prepared, conversion, secret)
-            .await
-            .map_err(fail)?;
+        let mut response = convert::exchange(
+            client,
+            request,
+            target_request.body,
+            prepared,
+            conversion,
+            secret,
+        )
+        .await
+        .map_err(fail)?;
         tag_key(&mut response, state.expose_key_id, key.key.id);
         return Ok(response);
     }
