@@ -11,6 +11,9 @@ use domain::chat::{
 };
 use serde_json::{json, Map, Value};
 
+/// Anthropic's smallest thinking budget.
+const MIN_THINKING_BUDGET: u64 = 1024;
+
 // ---------- requests ----------
 
 /// Reads a Messages request.
@@ -170,10 +173,18 @@ fn read_image(source: &Value) -> Option<Image> {
 pub fn render_request(request: &ChatRequest, default_max_tokens: u64) -> Value {
     let mut body = Map::new();
     body.insert("model".into(), json!(request.model));
-    body.insert(
-        "max_tokens".into(),
-        json!(request.max_tokens.unwrap_or(default_max_tokens)),
-    );
+    let mut max_tokens = request.max_tokens.unwrap_or(default_max_tokens);
+    // Extended thinking: the budget is at least 1024 and below max_tokens, and
+    // sampling settings and forced tool use are refused alongside it.
+    let thinking = request
+        .thinking_budget
+        .map(|budget| budget.max(MIN_THINKING_BUDGET));
+    if let Some(budget) = thinking {
+        if max_tokens <= budget {
+            max_tokens += budget;
+        }
+    }
+    body.insert("max_tokens".into(), json!(max_tokens));
     match request.system.len() {
         0 => {}
         1 => {
@@ -220,11 +231,15 @@ pub fn render_request(request: &ChatRequest, default_max_tokens: u64) -> Value {
         }
     }
     body.insert("messages".into(), Value::Array(messages));
-    if let Some(t) = request.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = request.top_p {
-        body.insert("top_p".into(), json!(p));
+    if thinking.is_some() && (request.temperature.is_some() || request.top_p.is_some()) {
+        tracing::debug!("temperature/top_p dropped: Anthropic refuses them with extended thinking");
+    } else {
+        if let Some(t) = request.temperature {
+            body.insert("temperature".into(), json!(t));
+        }
+        if let Some(p) = request.top_p {
+            body.insert("top_p".into(), json!(p));
+        }
     }
     if !request.stop.is_empty() {
         body.insert("stop_sequences".into(), json!(request.stop));
@@ -246,6 +261,10 @@ pub fn render_request(request: &ChatRequest, default_max_tokens: u64) -> Value {
     let mut choice = match &request.tool_choice {
         Some(ToolChoice::Auto) => Some(json!({"type": "auto"})),
         Some(ToolChoice::None) => Some(json!({"type": "none"})),
+        // Forced tool use is refused with extended thinking: the model decides.
+        Some(ToolChoice::Required | ToolChoice::Tool(_)) if thinking.is_some() => {
+            Some(json!({"type": "auto"}))
+        }
         Some(ToolChoice::Required) => Some(json!({"type": "any"})),
         Some(ToolChoice::Tool(name)) => Some(json!({"type": "tool", "name": name})),
         None => None,
@@ -262,7 +281,7 @@ pub fn render_request(request: &ChatRequest, default_max_tokens: u64) -> Value {
     if request.response_format.is_some() {
         tracing::debug!("response_format has no Anthropic equivalent; dropped");
     }
-    if let Some(budget) = request.thinking_budget {
+    if let Some(budget) = thinking {
         body.insert(
             "thinking".into(),
             json!({"type": "enabled", "budget_tokens": budget}),

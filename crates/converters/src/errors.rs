@@ -3,7 +3,7 @@
 
 use crate::Handler;
 use domain::chat::StreamEvent;
-use domain::llm::FormatHandler;
+use domain::llm::{ClientFormat, FormatHandler};
 use serde_json::Value;
 
 /// The type and message of an upstream error body in any of the formats
@@ -36,6 +36,21 @@ pub fn read_error(body: &[u8]) -> Option<(String, String)> {
 /// An upstream error response (`status`, raw `body`) in the client's format.
 #[must_use]
 pub fn convert_error(handler: Handler, status: u16, body: &[u8]) -> Value {
+    // Between the two OpenAI APIs the error shape is the same: keep it whole (type and code).
+    if matches!(
+        handler.0,
+        ClientFormat::Openai | ClientFormat::OpenaiResponses
+    ) {
+        if let Ok(value) = serde_json::from_slice::<Value>(body) {
+            let error = &value["error"];
+            if error["message"].is_string()
+                && (error["type"].is_string() || error["code"].is_string())
+                && value.get("type").is_none()
+            {
+                return value;
+            }
+        }
+    }
     let (kind, message) = read_error(body).unwrap_or_else(|| {
         (
             String::new(),
@@ -99,7 +114,6 @@ pub fn excerpt(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::llm::ClientFormat;
 
     #[test]
     fn each_format_error_is_read() {

@@ -686,14 +686,18 @@ impl Encoder for GeminiEncoder {
             }
             StreamEvent::Stop(stop) => self.stop = Some(stop),
             StreamEvent::Error { kind, message } => {
-                let status = if kind.chars().all(|c| c.is_ascii_uppercase() || c == '_')
-                    && !kind.is_empty()
+                let (code, status) = if !kind.is_empty()
+                    && kind.chars().all(|c| c.is_ascii_uppercase() || c == '_')
                 {
-                    kind
+                    (500, kind)
+                } else if kind.contains("overloaded") {
+                    (503, "UNAVAILABLE".to_owned())
+                } else if kind.contains("rate_limit") {
+                    (429, "RESOURCE_EXHAUSTED".to_owned())
                 } else {
-                    "INTERNAL".to_owned()
+                    (500, "INTERNAL".to_owned())
                 };
-                let data = json!({"error": {"code": 500, "message": message, "status": status}});
+                let data = json!({"error": {"code": code, "message": message, "status": status}});
                 write_event(out, None, &data.to_string());
             }
         }

@@ -221,18 +221,25 @@ pub fn parse_request(
     operation: &Operation,
     body: &[u8],
 ) -> Result<ChatRequest, ConvertError> {
-    let value = parse_json(body)?;
+    parse_request_value(client, operation, &parse_json(body)?)
+}
+
+fn parse_request_value(
+    client: ClientFormat,
+    operation: &Operation,
+    value: &serde_json::Value,
+) -> Result<ChatRequest, ConvertError> {
     match (client, operation) {
-        (ClientFormat::Openai, _) => openai_chat::parse_request(&value),
-        (ClientFormat::OpenaiResponses, _) => responses::parse_request(&value),
-        (ClientFormat::Anthropic, _) => anthropic::parse_request(&value),
+        (ClientFormat::Openai, _) => openai_chat::parse_request(value),
+        (ClientFormat::OpenaiResponses, _) => responses::parse_request(value),
+        (ClientFormat::Anthropic, _) => anthropic::parse_request(value),
         (
             ClientFormat::Gemini,
             Operation::Chat {
                 model: Some(model),
                 stream,
             },
-        ) => gemini::parse_request(&value, model, *stream),
+        ) => gemini::parse_request(value, model, *stream),
         (ClientFormat::Gemini, _) => Err(ConvertError::BadRequest(
             "the Gemini path names no model".into(),
         )),
@@ -291,12 +298,10 @@ pub fn prepare_chat(
     body: &[u8],
     options: Options<'_>,
 ) -> Result<PreparedChat, ConvertError> {
-    let mut request = parse_request(client, operation, body)?;
+    let value = parse_json(body)?;
+    let mut request = parse_request_value(client, operation, &value)?;
     let include_usage = match client {
-        ClientFormat::Openai => {
-            let value = parse_json(body)?;
-            value["stream_options"]["include_usage"].as_bool() == Some(true)
-        }
+        ClientFormat::Openai => value["stream_options"]["include_usage"].as_bool() == Some(true),
         _ => true,
     };
     let client_model = request.model.clone();
@@ -354,26 +359,12 @@ impl PreparedChat {
     /// A converter for the upstream's stream.
     #[must_use]
     pub fn stream_converter(&self) -> StreamConverter {
-        let decoder: Box<dyn stream::Decoder> = match self.upstream {
-            ClientFormat::Openai => Box::<openai_chat::ChatDecoder>::default(),
-            ClientFormat::OpenaiResponses => Box::<responses::ResponsesDecoder>::default(),
-            ClientFormat::Anthropic => Box::<anthropic::MessagesDecoder>::default(),
-            ClientFormat::Gemini => Box::<gemini::GeminiDecoder>::default(),
-        };
-        let model = &self.client_model;
-        let encoder: Box<dyn stream::Encoder> = match self.client {
-            ClientFormat::Openai => {
-                Box::new(openai_chat::ChatEncoder::new(model, self.include_usage))
-            }
-            ClientFormat::OpenaiResponses => Box::new(responses::ResponsesEncoder::new(model)),
-            ClientFormat::Anthropic => Box::new(anthropic::MessagesEncoder::new(model)),
-            ClientFormat::Gemini => Box::new(gemini::GeminiEncoder::new(model)),
-        };
-        StreamConverter::new(
-            decoder,
-            encoder,
-            self.renamed.then(|| self.client_model.clone()),
-            self.client_model.clone(),
+        stream_converter(
+            self.upstream,
+            self.client,
+            &self.client_model,
+            self.renamed,
+            self.include_usage,
         )
     }
 
@@ -382,6 +373,39 @@ impl PreparedChat {
     pub fn client(&self) -> ClientFormat {
         self.client
     }
+}
+
+/// A converter from an `upstream` stream to a `client` one. `client_model`
+/// names the answer when the upstream does not (or always, when `renamed`
+/// by model_map); `include_usage`: an OpenAI Chat client asked for the usage chunk.
+#[must_use]
+pub fn stream_converter(
+    upstream: ClientFormat,
+    client: ClientFormat,
+    client_model: &str,
+    renamed: bool,
+    include_usage: bool,
+) -> StreamConverter {
+    let decoder: Box<dyn stream::Decoder> = match upstream {
+        ClientFormat::Openai => Box::<openai_chat::ChatDecoder>::default(),
+        ClientFormat::OpenaiResponses => Box::<responses::ResponsesDecoder>::default(),
+        ClientFormat::Anthropic => Box::<anthropic::MessagesDecoder>::default(),
+        ClientFormat::Gemini => Box::<gemini::GeminiDecoder>::default(),
+    };
+    let encoder: Box<dyn stream::Encoder> = match client {
+        ClientFormat::Openai => {
+            Box::new(openai_chat::ChatEncoder::new(client_model, include_usage))
+        }
+        ClientFormat::OpenaiResponses => Box::new(responses::ResponsesEncoder::new(client_model)),
+        ClientFormat::Anthropic => Box::new(anthropic::MessagesEncoder::new(client_model)),
+        ClientFormat::Gemini => Box::new(gemini::GeminiEncoder::new(client_model)),
+    };
+    StreamConverter::new(
+        decoder,
+        encoder,
+        renamed.then(|| client_model.to_owned()),
+        client_model.to_owned(),
+    )
 }
 
 #[cfg(test)]

@@ -258,7 +258,7 @@ pub fn render_request(request: &ChatRequest) -> Value {
     body.insert("model".into(), json!(request.model));
     body.insert("messages".into(), Value::Array(messages));
     if let Some(n) = request.max_tokens {
-        body.insert("max_tokens".into(), json!(n));
+        body.insert(token_limit_field(&request.model).into(), json!(n));
     }
     if let Some(t) = request.temperature {
         body.insert("temperature".into(), json!(t));
@@ -327,6 +327,21 @@ pub fn render_request(request: &ChatRequest) -> Value {
         body.insert("stream_options".into(), json!({"include_usage": true}));
     }
     Value::Object(body)
+}
+
+/// OpenAI's reasoning models refuse `max_tokens`; every OpenAI-compatible
+/// server accepts it, while `max_completion_tokens` is OpenAI's own newer name.
+fn token_limit_field(model: &str) -> &'static str {
+    let reasoning = ["o1", "o3", "o4", "gpt-5"].iter().any(|prefix| {
+        model
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+    });
+    if reasoning {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    }
 }
 
 fn render_user(message: &Message, out: &mut Vec<Value>) {
@@ -636,9 +651,12 @@ impl ChatEncoder {
 impl Encoder for ChatEncoder {
     fn event(&mut self, event: StreamEvent, out: &mut String) {
         match event {
-            StreamEvent::Start { id, .. } => {
+            StreamEvent::Start { id, model } => {
                 if !self.started {
                     self.id = id;
+                    if !model.is_empty() {
+                        self.model = model;
+                    }
                 }
                 self.ensure_started(out);
             }
