@@ -30,6 +30,17 @@ migrate:
 gen-key:
     cargo run --release -- gen-key
 
-# Proxy throughput and latency, gateway vs direct, written to docs/benchmarks.md.
+# Proxy throughput and latency (gateway vs direct, enterprise vs lightweight) and
+# conversion speed, written to docs/benchmarks.md.
 bench:
     scripts/bench.sh
+    scripts/bench-conversion.sh
+
+# The SDK conformance suite alone (official Python SDKs against the release build).
+test-sdk:
+    scripts/test-sdk.sh
+
+# Fuzz every converter target for SECONDS each (nightly + cargo-fuzz); new inputs go to
+# fuzz/target/corpus, the committed seed corpus stays small.
+fuzz SECONDS="300":
+    cd crates/converters/fuzz && for t in request_openai request_openai_responses request_anthropic request_gemini sse_streams; do mkdir -p target/corpus/$t && cargo +nightly fuzz run -O $t target/corpus/$t corpus/$t -- -max_total_time={{SECONDS}} || exit 1; done
