@@ -18,7 +18,8 @@ fuzz_target!(|data: &[u8]| {
         model: Some("m".into()),
         stream: false,
     };
-    if let Ok(request) = converters::parse_request(ClientFormat::OpenaiResponses, &operation, data) {
+    if let Ok(request) = converters::parse_request(ClientFormat::OpenaiResponses, &operation, data)
+    {
         for target in FORMATS {
             let _ = converters::render_request(target, &request, 4096);
         }

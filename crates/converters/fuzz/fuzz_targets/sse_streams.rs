@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
     let upstream = FORMATS[usize::from(selector & 3)];
     let client = FORMATS[usize::from((selector >> 2) & 3)];
     let chunk = usize::from(selector >> 4) + 1;
-    let mut converter = converters::stream_converter(upstream, client, "m", selector & 1 == 0, true);
+    let mut converter =
+        converters::stream_converter(upstream, client, "m", selector & 1 == 0, true);
     for piece in bytes.chunks(chunk) {
         let _ = converter.feed(piece);
     }
