@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod bootstrap;
 pub mod cache_failover;
+pub mod failover;
 pub mod jwt;
 pub mod login_throttle;
 pub mod password;

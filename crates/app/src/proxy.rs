@@ -7,7 +7,9 @@ use crate::secrets::{constant_time_eq, hash_client_key};
 use crate::snapshot::{ServiceEntry, SnapshotStore};
 use domain::client_key::ClientKeyVerdict;
 use domain::ports::{CacheError, RotationCache};
-use domain::{time_fmt, ClientKeyId, ConfigType, KeyHealth, RotationStrategy};
+use domain::{
+    time_fmt, ClientKeyId, ConfigType, KeyHealth, KeyOutcome, KeyState, RotationStrategy,
+};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,13 +150,14 @@ impl ProxyService {
         }
     }
 
-    /// Picks the upstream key for the next request: the service's counter
-    /// advances by one, and the first usable key from the pick onwards serves.
+    /// The keys to try for the next request, in order: the service's counter
+    /// advances by one (success or not), and every usable key from the pick
+    /// onwards follows, so failover walks the rotation.
     ///
     /// # Errors
     /// [`ProxyError::NoAvailableKey`] when no key is usable; `Cache` when the
     /// rotation state is unreachable.
-    pub async fn choose_key(&self, service: &ServiceEntry) -> Result<ChosenKey, ProxyError> {
+    pub async fn plan(&self, service: &ServiceEntry) -> Result<Plan, ProxyError> {
         let no_key = |retry_after| ProxyError::NoAvailableKey {
             slug: service.config.slug.to_string(),
             retry_after,
@@ -172,15 +175,74 @@ impl ProxyService {
             RotationStrategy::Random => random_u64(),
             RotationStrategy::RoundRobin | RotationStrategy::Weighted => 0,
         };
-        if let Some(index) = service
-            .rotation
-            .candidates(counter, random)
-            .find(|&i| health.get(i).is_none_or(|h| h.is_usable(now)))
-        {
-            return Ok(ChosenKey { index });
+        let mut order: Vec<usize> = Vec::with_capacity(service.keys.len());
+        for index in service.rotation.candidates(counter, random) {
+            if !order.contains(&index) && health.get(index).is_none_or(|h| h.is_usable(now)) {
+                order.push(index);
+            }
         }
-        Err(no_key(earliest_recovery(&health, now)))
+        if order.is_empty() {
+            return Err(no_key(earliest_recovery(&health, now)));
+        }
+        Ok(Plan { order, health })
     }
+
+    /// The first key of [`ProxyService::plan`].
+    ///
+    /// # Errors
+    /// As [`ProxyService::plan`].
+    pub async fn choose_key(&self, service: &ServiceEntry) -> Result<ChosenKey, ProxyError> {
+        let plan = self.plan(service).await?;
+        Ok(ChosenKey {
+            index: plan.order[0],
+        })
+    }
+
+    /// Records what an upstream answer says about key `index`, for every
+    /// instance to see. A success of a key with a clean record changes
+    /// nothing, so it costs no cache write on the hot path. Cache failures
+    /// are logged, never the request's problem.
+    pub async fn record(
+        &self,
+        service: &ServiceEntry,
+        plan: &Plan,
+        index: usize,
+        outcome: &KeyOutcome,
+    ) {
+        let pristine = plan.health.get(index).is_none_or(|h| {
+            h.state == KeyState::Healthy
+                && h.consecutive_failures == 0
+                && h.cooldown_until.is_none()
+        });
+        if matches!(outcome, KeyOutcome::Success { .. }) && pristine {
+            return;
+        }
+        let Some(key) = service.keys.get(index) else {
+            return;
+        };
+        match self
+            .cache
+            .record_outcome(key.key.id, outcome, time_fmt::now())
+            .await
+        {
+            Ok(health) => {
+                if !matches!(outcome, KeyOutcome::Success { .. }) {
+                    tracing::info!(service = %service.config.slug, key_id = key.key.id, key = %key.key.key_masked,
+                        state = ?health.state, cooldown_until = ?health.cooldown_until, "key health changed");
+                }
+            }
+            Err(error) => tracing::warn!(%error, key_id = key.key.id, "cannot record key health"),
+        }
+    }
+}
+
+/// The keys to try for one request.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Indexes in the service's pool, in the order to try them.
+    pub order: Vec<usize>,
+    /// Health of every key of the pool when the plan was made.
+    pub health: Vec<KeyHealth>,
 }
 
 fn earliest_recovery(health: &[KeyHealth], now: domain::Timestamp) -> Option<Duration> {

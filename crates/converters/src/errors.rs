@@ -68,6 +68,48 @@ pub fn convert_error(handler: Handler, status: u16, body: &[u8]) -> Value {
     handler.render_error(status, &code, &message)
 }
 
+/// An error event in the client's stream format, for a passthrough stream
+/// the upstream cut after its first byte (never a silent clean end).
+#[must_use]
+pub fn stream_error_frame(client: ClientFormat, message: &str) -> String {
+    let mut out = String::new();
+    match client {
+        ClientFormat::Openai => crate::sse::write_event(&mut out, None, &serde_json::json!({
+            "error": {"message": message, "type": "api_error", "param": null, "code": "stream_interrupted"}}).to_string()),
+        ClientFormat::OpenaiResponses => crate::sse::write_event(&mut out, Some("error"), &serde_json::json!({
+            "type": "error", "code": "stream_interrupted", "message": message, "param": null,
+            "error": {"type": "api_error", "code": "stream_interrupted", "message": message}}).to_string()),
+        ClientFormat::Anthropic => crate::sse::write_event(&mut out, Some("error"), &serde_json::json!({
+            "type": "error", "error": {"type": "api_error", "message": message}}).to_string()),
+        ClientFormat::Gemini => crate::sse::write_event(&mut out, None, &serde_json::json!({
+            "error": {"code": 500, "message": message, "status": "INTERNAL"}}).to_string()),
+    }
+    out
+}
+
+/// Byte strings of which at least one appears in a stream of `format` that
+/// ended properly (its end marker, its finish reason, or an error event of
+/// its own). A passthrough stream without any was cut.
+#[must_use]
+pub fn stream_end_markers(format: ClientFormat) -> &'static [&'static str] {
+    match format {
+        ClientFormat::Openai => &[
+            "[DONE]",
+            "\"finish_reason\":\"",
+            "\"finish_reason\": \"",
+            "{\"error\"",
+        ],
+        ClientFormat::OpenaiResponses => &[
+            "response.completed",
+            "response.incomplete",
+            "response.failed",
+            "event: error",
+        ],
+        ClientFormat::Anthropic => &["message_stop", "event: error"],
+        ClientFormat::Gemini => &["finishReason", "{\"error\""],
+    }
+}
+
 /// An error object found inside a stream, as a universal event.
 pub(crate) fn stream_error(error: &Value) -> StreamEvent {
     StreamEvent::Error {

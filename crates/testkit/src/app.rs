@@ -58,6 +58,15 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
+    /// A header's value, when present and text.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
     /// The body as JSON (`Null` when it is not JSON).
     #[must_use]
     pub fn json(&self) -> Value {

@@ -18,6 +18,7 @@ mod proxy_auth;
 mod proxy_changes;
 mod proxy_convert;
 mod proxy_errors;
+mod proxy_failover;
 mod proxy_generic;
 mod proxy_rotation;
 mod proxy_streaming;

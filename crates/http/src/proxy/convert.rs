@@ -2,10 +2,10 @@
 //! §5.4): the request is read whole and converted, the answer converted
 //! back — complete bodies at once, streams event by event as they arrive.
 
+use super::attempts::Answer;
 use super::failure::Failure;
-use super::upstream::{RequestBody, UpstreamClient, UpstreamRequest};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::Method;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::HttpResponse;
 use converters::{ConvertError, Operation, Options, PreparedChat};
@@ -114,35 +114,27 @@ pub fn request_headers(
     headers
 }
 
-/// Sends the converted request and converts the answer for the client.
+/// Converts the upstream's answer (after failover) for the client.
 ///
 /// # Errors
-/// [`Failure`] when the upstream cannot be reached or answers nonsense.
-pub async fn exchange(
-    client: &UpstreamClient,
-    request: UpstreamRequest,
-    body: Option<Bytes>,
+/// [`Failure`] when the upstream answers nonsense.
+pub async fn respond(
+    answer: Answer,
     prepared: Prepared,
     conversion: &Conversion<'_>,
-    secret: &str,
 ) -> Result<HttpResponse, Failure> {
-    let body = body.map_or(RequestBody::Empty, RequestBody::Bytes);
-    let mut response = client
-        .send(request, body)
-        .await
-        .map_err(|e| Failure::from(e.without_secret(secret)))?;
-    let status =
-        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    if !status.is_success() {
-        let body = read_all(&mut response).await?;
-        let converted = converters::errors::convert_error(
-            converters::handler_for(conversion.client),
-            status.as_u16(),
-            &body,
-        );
-        tracing::debug!(status = status.as_u16(), "upstream error converted");
-        return Ok(HttpResponse::build(status).json(converted));
-    }
+    let mut response = match answer {
+        Answer::Error { status, body, .. } => {
+            let converted = converters::errors::convert_error(
+                converters::handler_for(conversion.client),
+                status.as_u16(),
+                &body,
+            );
+            tracing::debug!(status = status.as_u16(), "upstream error converted");
+            return Ok(HttpResponse::build(status).json(converted));
+        }
+        Answer::Success { response, .. } => response,
+    };
     match prepared {
         Prepared::Models => {
             let body = read_all(&mut response).await?;

@@ -1,13 +1,16 @@
 //! `ANY /proxy/{slug}/{rest}`: the generic REST proxy (SPEC §4).
 
+use super::attempts::{self, Answer};
 use super::failure::Failure;
-use super::upstream::{UpstreamClient, UpstreamRequest};
+use super::upstream::{self, UpstreamClient, UpstreamRequest};
 use super::{
     client_body, headers, join, key_header, slug_and_tail, tag_key, timeout_of, with_query,
     ProxyState,
 };
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
+use app::snapshot::PoolKey;
 use domain::{ConfigType, KeyLocation, ProxyTarget};
 use secrecy::ExposeSecret;
 
@@ -48,43 +51,55 @@ async fn forward(
             allowed: target.method.to_string(),
         });
     }
-    let chosen = state.service.choose_key(&service).await?;
-    let key = &service.keys[chosen.index];
-    let secret = key.secret.expose_secret();
-
-    let key_header_name = target.api_key_name.to_ascii_lowercase();
-    let mut strip = vec![PROXY_KEY_HEADER];
-    let query = match target.api_key_location {
-        KeyLocation::Query => headers::rewrite_query(
-            req.query_string(),
-            &[target.api_key_name.as_str()],
-            Some((&target.api_key_name, secret)),
-        ),
-        KeyLocation::Header | KeyLocation::Bearer => {
-            strip.push(key_header_name.as_str());
-            req.query_string().to_owned()
-        }
-    };
-    let mut forwarded: Vec<(HeaderName, HeaderValue)> = headers::forwardable(req.headers(), &strip)
-        .map(|(n, v)| (n.clone(), v.clone()))
-        .collect();
-    if let Some(header) = key_header(target.api_key_location, &target.api_key_name, secret)? {
-        forwarded.push(header);
-    }
-    let body = client_body(req, payload);
     let timeout = timeout_of(&service.config, state.default_timeout);
-    let request = UpstreamRequest {
-        method: req.method().clone(),
-        url: with_query(join(&target.target_url, tail), &query),
-        headers: forwarded,
-        timeout,
+    let build = |key: &PoolKey| {
+        let secret = key.secret.expose_secret();
+        let key_header_name = target.api_key_name.to_ascii_lowercase();
+        let mut strip = vec![PROXY_KEY_HEADER];
+        let query = match target.api_key_location {
+            KeyLocation::Query => headers::rewrite_query(
+                req.query_string(),
+                &[target.api_key_name.as_str()],
+                Some((&target.api_key_name, secret)),
+            ),
+            KeyLocation::Header | KeyLocation::Bearer => {
+                strip.push(key_header_name.as_str());
+                req.query_string().to_owned()
+            }
+        };
+        let mut forwarded: Vec<(HeaderName, HeaderValue)> =
+            headers::forwardable(req.headers(), &strip)
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
+        if let Some(header) = key_header(target.api_key_location, &target.api_key_name, secret)? {
+            forwarded.push(header);
+        }
+        tracing::debug!(service = %service.config.slug, client = %identity.name, key_id = key.key.id,
+            key = %key.key.key_masked, "forwarding");
+        Ok(UpstreamRequest {
+            method: req.method().clone(),
+            url: with_query(join(&target.target_url, tail), &query),
+            headers: forwarded,
+            timeout,
+        })
     };
-    tracing::debug!(service = %service.config.slug, client = %identity.name, key_id = key.key.id,
-        key = %key.key.key_masked, "forwarding");
-    let mut response = client
-        .forward(request, body)
-        .await
-        .map_err(|e| e.without_secret(secret))?;
-    tag_key(&mut response, state.expose_key_id, key.key.id);
+    let answer = attempts::run(state, client, &service, client_body(req, payload), build).await?;
+    let (mut response, index) = match answer {
+        Answer::Success { response, index } => (
+            upstream::relay(response, req.method() == Method::HEAD),
+            index,
+        ),
+        Answer::Error {
+            status,
+            headers,
+            body,
+            index,
+        } => (upstream::buffered(status, headers, body), index),
+    };
+    tag_key(
+        &mut response,
+        state.expose_key_id,
+        service.keys[index].key.id,
+    );
     Ok(response)
 }

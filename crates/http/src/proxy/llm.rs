@@ -2,9 +2,10 @@
 //! where its SDK puts it and stripped; the upstream key is placed where the
 //! upstream expects it. Same-format requests pass through untouched.
 
+use super::attempts::{self, Answer};
 use super::convert::{self, Conversion};
 use super::failure::Failure;
-use super::upstream::{RequestBody, UpstreamClient, UpstreamRequest};
+use super::upstream::{self, RequestBody, UpstreamClient, UpstreamRequest};
 use super::{
     client_body, headers, key_header, slug_and_tail, tag_key, timeout_of, with_query, ProxyState,
 };
@@ -12,6 +13,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{web, HttpRequest, HttpResponse};
+use app::snapshot::PoolKey;
 use converters::Options;
 use domain::llm::{detect_client_format, ClientFormat, FormatHints, KeyPlacement, LlmAdapter};
 use domain::{ApiFormat, ConfigType, KeyLocation, LlmTarget, OutputFormat, ProxyTarget};
@@ -112,93 +114,125 @@ async fn forward(
         (Some(conversion), _) => Some(conversion.prepare(b"").map_err(fail)?),
         (None, _) => None,
     };
-    let chosen = state
-        .service
-        .choose_key(&service)
-        .await
-        .map_err(|e| fail(e.into()))?;
-    let key = &service.keys[chosen.index];
-    let secret = key.secret.expose_secret();
-
     let adapter = adapters_llm::adapter_for(target.api_format);
     let placement = placement(target, &adapter);
     let key_name = placement.name.to_ascii_lowercase();
-    let query = match placement.location {
-        KeyLocation::Query => headers::rewrite_query(
-            req.query_string(),
-            &[CLIENT_KEY_QUERY, placement.name.as_str()],
-            Some((&placement.name, secret)),
-        ),
-        KeyLocation::Header | KeyLocation::Bearer => {
-            headers::rewrite_query(req.query_string(), &[CLIENT_KEY_QUERY], None)
-        }
-    };
-    let mut strip: Vec<&str> = CLIENT_KEY_HEADERS.to_vec();
-    strip.push(&key_name);
-    let mut forwarded: Vec<(HeaderName, HeaderValue)> = headers::forwardable(req.headers(), &strip)
-        .map(|(n, v)| (n.clone(), v.clone()))
-        .collect();
-    if let Some(header) = key_header(placement.location, &placement.name, secret).map_err(fail)? {
-        forwarded.push(header);
-    }
-    if target.api_format == ApiFormat::AnthropicNative
-        && !req.headers().contains_key("anthropic-version")
-    {
-        forwarded.push((
-            HeaderName::from_static("anthropic-version"),
-            HeaderValue::from_static(ANTHROPIC_VERSION),
-        ));
-    }
     let timeout = timeout_of(&service.config, state.default_timeout);
-    if let (Some(conversion), Some((prepared, target_request))) = (&conversion, prepared) {
-        let mut query = match placement.location {
-            KeyLocation::Query => headers::rewrite_query("", &[], Some((&placement.name, secret))),
-            KeyLocation::Header | KeyLocation::Bearer => String::new(),
-        };
-        if let Some(extra) = target_request.query {
-            if !query.is_empty() {
-                query.push('&');
-            }
-            query.push_str(extra);
+    let converted_target = prepared.as_ref().map(|(_, target_request)| target_request);
+    let build = |key: &PoolKey| -> Result<UpstreamRequest, Failure> {
+        let secret = key.secret.expose_secret();
+        let mut strip: Vec<&str> = CLIENT_KEY_HEADERS.to_vec();
+        strip.push(&key_name);
+        let mut forwarded: Vec<(HeaderName, HeaderValue)> =
+            headers::forwardable(req.headers(), &strip)
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
+        if let Some(header) = key_header(placement.location, &placement.name, secret)? {
+            forwarded.push(header);
         }
-        let request = UpstreamRequest {
-            method: target_request.method,
-            url: with_query(
-                adapter.upstream_url(&target.target_base_url, &target_request.path),
-                &query,
-            ),
-            headers: convert::request_headers(forwarded, target_request.body.is_some()),
-            timeout,
-        };
+        if target.api_format == ApiFormat::AnthropicNative
+            && !req.headers().contains_key("anthropic-version")
+        {
+            forwarded.push((
+                HeaderName::from_static("anthropic-version"),
+                HeaderValue::from_static(ANTHROPIC_VERSION),
+            ));
+        }
         tracing::debug!(service = %service.config.slug, client = %identity.name, format = client_format.as_str(),
-            upstream = target.api_format.as_str(), key_id = key.key.id, key = %key.key.key_masked, "forwarding converted");
-        let mut response = convert::exchange(
-            client,
-            request,
-            target_request.body,
-            prepared,
-            conversion,
-            secret,
-        )
+            upstream = target.api_format.as_str(), key_id = key.key.id, key = %key.key.key_masked, "forwarding");
+        Ok(match converted_target {
+            Some(target_request) => {
+                let mut query = match placement.location {
+                    KeyLocation::Query => {
+                        headers::rewrite_query("", &[], Some((&placement.name, secret)))
+                    }
+                    KeyLocation::Header | KeyLocation::Bearer => String::new(),
+                };
+                if let Some(extra) = target_request.query {
+                    if !query.is_empty() {
+                        query.push('&');
+                    }
+                    query.push_str(extra);
+                }
+                UpstreamRequest {
+                    method: target_request.method.clone(),
+                    url: with_query(
+                        adapter.upstream_url(&target.target_base_url, &target_request.path),
+                        &query,
+                    ),
+                    headers: convert::request_headers(forwarded, target_request.body.is_some()),
+                    timeout,
+                }
+            }
+            None => {
+                let query = match placement.location {
+                    KeyLocation::Query => headers::rewrite_query(
+                        req.query_string(),
+                        &[CLIENT_KEY_QUERY, placement.name.as_str()],
+                        Some((&placement.name, secret)),
+                    ),
+                    KeyLocation::Header | KeyLocation::Bearer => {
+                        headers::rewrite_query(req.query_string(), &[CLIENT_KEY_QUERY], None)
+                    }
+                };
+                UpstreamRequest {
+                    method: req.method().clone(),
+                    url: with_query(adapter.upstream_url(&target.target_base_url, tail), &query),
+                    headers: forwarded,
+                    timeout,
+                }
+            }
+        })
+    };
+    let body = match converted_target {
+        Some(target_request) => target_request
+            .body
+            .clone()
+            .map_or(RequestBody::Empty, RequestBody::Bytes),
+        None => body,
+    };
+    let answer = attempts::run(state, client, &service, body, build)
         .await
         .map_err(fail)?;
-        tag_key(&mut response, state.expose_key_id, key.key.id);
-        return Ok(response);
-    }
-    let request = UpstreamRequest {
-        method: req.method().clone(),
-        url: with_query(adapter.upstream_url(&target.target_base_url, tail), &query),
-        headers: forwarded,
-        timeout,
+    let index = answer.index();
+    let mut response = match (&conversion, prepared) {
+        (Some(conversion), Some((prepared, _))) => convert::respond(answer, prepared, conversion)
+            .await
+            .map_err(fail)?,
+        _ => match answer {
+            Answer::Success { response, .. } if is_event_stream(&response) => upstream::relay_sse(
+                response,
+                converters::errors::stream_end_markers(client_format),
+                converters::errors::stream_error_frame(
+                    client_format,
+                    "the upstream stream was cut before it ended",
+                ),
+            ),
+            Answer::Success { response, .. } => {
+                upstream::relay(response, req.method() == Method::HEAD)
+            }
+            Answer::Error {
+                status,
+                headers,
+                body,
+                ..
+            } => upstream::buffered(status, headers, body),
+        },
     };
-    tracing::debug!(service = %service.config.slug, client = %identity.name, format = client_format.as_str(),
-        key_id = key.key.id, key = %key.key.key_masked, "forwarding");
-    let mut response = client
-        .forward(request, body)
-        .await
-        .map_err(|e| fail(e.without_secret(secret).into()))?;
-    tag_key(&mut response, state.expose_key_id, key.key.id);
+    tag_key(
+        &mut response,
+        state.expose_key_id,
+        service.keys[index].key.id,
+    );
     Ok(response)
+}
+
+fn is_event_stream(response: &awc::ClientResponse) -> bool {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 /// Where the upstream key goes: the service's override, else the format's default.

@@ -1,6 +1,7 @@
 //! The proxies: `ANY /proxy/{slug}/{rest}` (generic REST) and
 //! `ANY /llm/{slug}/{rest}` (LLM SDKs).
 
+mod attempts;
 mod convert;
 pub mod failure;
 pub mod generic;

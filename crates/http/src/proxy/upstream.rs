@@ -8,6 +8,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::web::{Bytes, Payload};
 use actix_web::HttpResponse;
 use awc::error::{ConnectError, SendRequestError};
+use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -165,7 +166,92 @@ fn redact(message: &str, secret: &str) -> String {
         .replace(&headers::percent_encode(secret), &masked)
 }
 
-fn relay<S>(response: awc::ClientResponse<S>, head_only: bool) -> HttpResponse
+/// An upstream answer already read (an error the rules deliver), relayed as it came.
+#[must_use]
+pub fn buffered(
+    status: StatusCode,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Bytes,
+) -> HttpResponse {
+    let mut builder = HttpResponse::build(status);
+    for (name, value) in headers {
+        builder.append_header((name, value));
+    }
+    builder.body(body)
+}
+
+/// Relays a streamed SSE answer untouched. A stream that ends — cut by the
+/// network or closed early — before any of `end_markers` passed by gets
+/// `error_frame` (an error event in the client's format) as its last event
+/// instead of a silent clean end.
+#[must_use]
+pub fn relay_sse(
+    response: awc::ClientResponse,
+    end_markers: &'static [&'static str],
+    error_frame: String,
+) -> HttpResponse {
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut builder = HttpResponse::build(status);
+    for (name, value) in headers::forwardable(response.headers(), &[]) {
+        builder.append_header((name.clone(), value.clone()));
+    }
+    let watch = EndWatch {
+        markers: end_markers,
+        carry: Vec::new(),
+        ended: false,
+    };
+    let body =
+        futures_util::stream::unfold(Some((response, watch, error_frame)), |state| async move {
+            let (mut upstream, mut watch, frame) = state?;
+            match upstream.next().await {
+                Some(Ok(bytes)) => {
+                    watch.observe(&bytes);
+                    Some((
+                        Ok::<_, std::io::Error>(bytes),
+                        Some((upstream, watch, frame)),
+                    ))
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "upstream stream cut after the first byte");
+                    Some((Ok(Bytes::from(frame)), None))
+                }
+                None if watch.ended => None,
+                None => {
+                    tracing::warn!("upstream stream ended before its end marker");
+                    Some((Ok(Bytes::from(frame)), None))
+                }
+            }
+        });
+    builder.body(BodyStream::new(body))
+}
+
+/// Watches relayed bytes for a stream's end markers, across chunk boundaries.
+struct EndWatch {
+    markers: &'static [&'static str],
+    carry: Vec<u8>,
+    ended: bool,
+}
+
+impl EndWatch {
+    fn observe(&mut self, bytes: &[u8]) {
+        if self.ended {
+            return;
+        }
+        let keep = self.markers.iter().map(|m| m.len()).max().unwrap_or(1);
+        self.carry.extend_from_slice(bytes);
+        self.ended = self.markers.iter().any(|marker| {
+            self.carry
+                .windows(marker.len())
+                .any(|window| window == marker.as_bytes())
+        });
+        let excess = self.carry.len().saturating_sub(keep);
+        self.carry.drain(..excess);
+    }
+}
+
+/// Relays a 2xx answer as it arrives.
+pub fn relay<S>(response: awc::ClientResponse<S>, head_only: bool) -> HttpResponse
 where
     S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static,
 {
