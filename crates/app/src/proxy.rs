@@ -4,9 +4,9 @@
 //! cache; nothing touches the database.
 
 use crate::secrets::{constant_time_eq, hash_client_key};
-use crate::snapshot::{ServiceEntry, SnapshotStore};
+use crate::snapshot::{PoolKey, ServiceEntry, SnapshotStore};
 use domain::client_key::ClientKeyVerdict;
-use domain::ports::{CacheError, RotationCache};
+use domain::ports::{CacheError, RateBucket, RateDecision, RotationCache};
 use domain::{
     time_fmt, ClientKeyId, ConfigType, KeyHealth, KeyOutcome, KeyState, RotationStrategy,
 };
@@ -43,6 +43,14 @@ pub enum ProxyError {
         /// When the earliest cooldown ends, if any key is cooling down.
         retry_after: Option<Duration>,
     },
+    /// The client key is over its `rpm_limit`.
+    #[error("client key over its limit of {limit} requests per minute")]
+    ClientRateLimited {
+        /// The key's limit.
+        limit: u32,
+        /// When the current minute window ends.
+        retry_after: Duration,
+    },
     /// The rotation cache failed.
     #[error("rotation state unavailable: {0}")]
     Cache(String),
@@ -65,6 +73,8 @@ pub struct ClientIdentity {
     pub client_key_id: Option<ClientKeyId>,
     /// Its name (`global` for global keys).
     pub name: String,
+    /// Its `rpm_limit`, if any.
+    pub rpm_limit: Option<u32>,
 }
 
 /// The upstream key chosen for a request.
@@ -131,6 +141,7 @@ impl ProxyService {
             return Ok(ClientIdentity {
                 client_key_id: None,
                 name: "global".to_owned(),
+                rpm_limit: None,
             });
         }
         let snapshot = self.snapshots.current();
@@ -141,12 +152,60 @@ impl ProxyService {
             ClientKeyVerdict::Allowed => Ok(ClientIdentity {
                 client_key_id: Some(key.id),
                 name: key.name.clone(),
+                rpm_limit: key.rpm_limit,
             }),
             ClientKeyVerdict::Revoked => Err(ProxyError::ClientKeyRevoked),
             ClientKeyVerdict::Expired => Err(ProxyError::ClientKeyExpired),
             ClientKeyVerdict::NotAllowed => Err(ProxyError::ClientKeyNotAllowed(
                 service.config.slug.to_string(),
             )),
+        }
+    }
+
+    /// Counts the request against the client key's `rpm_limit` (per minute
+    /// window, shared by every instance through the cache). A cache failure
+    /// lets the request through: limits must not turn an outage into one.
+    ///
+    /// # Errors
+    /// [`ProxyError::ClientRateLimited`] when the window is full.
+    pub async fn admit(&self, identity: &ClientIdentity) -> Result<(), ProxyError> {
+        let (Some(id), Some(limit)) = (identity.client_key_id, identity.rpm_limit) else {
+            return Ok(());
+        };
+        match self
+            .cache
+            .acquire_rate(RateBucket::ClientKey(id), limit, time_fmt::now())
+            .await
+        {
+            Ok(RateDecision::Allowed) => Ok(()),
+            Ok(RateDecision::Limited { retry_after }) => {
+                Err(ProxyError::ClientRateLimited { limit, retry_after })
+            }
+            Err(error) => {
+                tracing::warn!(%error, "rate limit not checked: cache unavailable");
+                Ok(())
+            }
+        }
+    }
+
+    /// Counts a call against an upstream key's `rpm_limit`; `Err(wait)` when
+    /// the key is at its limit for this minute (it is then skipped, which
+    /// costs neither failover budget). Cache failures let the call through.
+    pub async fn acquire_key(&self, key: &PoolKey) -> Result<(), Duration> {
+        let Some(limit) = key.key.rpm_limit else {
+            return Ok(());
+        };
+        match self
+            .cache
+            .acquire_rate(RateBucket::UpstreamKey(key.key.id), limit, time_fmt::now())
+            .await
+        {
+            Ok(RateDecision::Allowed) => Ok(()),
+            Ok(RateDecision::Limited { retry_after }) => Err(retry_after),
+            Err(error) => {
+                tracing::warn!(%error, "key rate limit not checked: cache unavailable");
+                Ok(())
+            }
         }
     }
 

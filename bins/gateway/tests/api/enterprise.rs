@@ -320,6 +320,43 @@ async fn three_instances_share_rotation_and_obey_changes_within_a_second() {
         "both instances must call the new upstream"
     );
 
+    // rpm limits hold across instances: a client key limited to 5 requests a
+    // minute gets 5 answers from A, B and C together, then 429; an upstream
+    // key limited to 2 calls a minute serves 2 of them.
+    let (status, limited, _) = send(
+        Method::POST,
+        a,
+        "/api/admin/client-keys",
+        &admin,
+        Some(json!({"name": "limited", "rpm_limit": 5})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let limited_auth = format!("Bearer {}", limited["key"].as_str().unwrap());
+    let (status, _, _) = send(
+        Method::PATCH,
+        a,
+        &format!("/api/admin/keys/{}", key_ids[1]),
+        &admin,
+        Some(json!({"rpm_limit": 2})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+    crate::proxy_limits::clear_of_minute_boundary().await;
+    other_mock.clear();
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        statuses.push(chat(ports[i % 3], &limited_auth).await);
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 200, 200, 429]);
+    assert_eq!(
+        other_mock.count_by_key().get(KEYS[1]).copied().unwrap_or(0),
+        2,
+        "{:?}",
+        other_mock.count_by_key()
+    );
+
     drop(instances);
     server
         .execute_unprepared(&format!("DROP DATABASE `{database}`"))

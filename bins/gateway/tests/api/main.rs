@@ -20,6 +20,7 @@ mod proxy_convert;
 mod proxy_errors;
 mod proxy_failover;
 mod proxy_generic;
+mod proxy_limits;
 mod proxy_rotation;
 mod proxy_streaming;
 mod secrets_at_rest;

@@ -9,10 +9,11 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::web::{Bytes, BytesMut};
 use app::failover::{self, Budget, Verdict};
-use app::proxy::{Plan, ProxyError};
+use app::proxy::ProxyError;
 use app::snapshot::{PoolKey, ServiceEntry};
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
+use std::time::Duration;
 
 /// Error answers are read (for the rules' `body_contains`) up to this size;
 /// the rest of a larger one is dropped.
@@ -75,8 +76,14 @@ pub async fn run(
     let max_attempts = service.config.max_attempts.max(1);
     let mut transient_calls = 0;
     let mut last: Option<Result<Answer, Failure>> = None;
+    let mut rate_limited: Option<Duration> = None;
     for &index in &plan.order {
         let key = &service.keys[index];
+        if let Err(wait) = state.service.acquire_key(key).await {
+            tracing::debug!(key_id = key.key.id, key = %key.key.key_masked, "key at its rpm_limit; skipped");
+            rate_limited = Some(rate_limited.map_or(wait, |w| w.min(wait)));
+            continue;
+        }
         let request = build(key)?;
         let sent = client.send(request, next_body(&mut body)).await;
         let (verdict, answer) = match sent {
@@ -143,13 +150,12 @@ pub async fn run(
             }
         }
     }
-    last.unwrap_or_else(|| Err(no_key(service, &plan)))
-}
-
-fn no_key(service: &ServiceEntry, _plan: &Plan) -> Failure {
-    Failure::Proxy(ProxyError::NoAvailableKey {
-        slug: service.config.slug.to_string(),
-        retry_after: None,
+    // Every usable key was at its rpm_limit: come back when the first window ends.
+    last.unwrap_or_else(|| {
+        Err(Failure::Proxy(ProxyError::NoAvailableKey {
+            slug: service.config.slug.to_string(),
+            retry_after: rate_limited,
+        }))
     })
 }
 

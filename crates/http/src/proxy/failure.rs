@@ -63,6 +63,11 @@ impl Failure {
                     "no_available_key",
                     *retry_after,
                 ),
+                ProxyError::ClientRateLimited { retry_after, .. } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    Some(*retry_after),
+                ),
                 ProxyError::Cache(_) => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "rotation_unavailable",

@@ -45,6 +45,7 @@ async fn forward(
         .get(PROXY_KEY_HEADER)
         .and_then(|v| v.to_str().ok());
     let identity = state.service.authenticate(&service, presented)?;
+    state.service.admit(&identity).await?;
     if !target.method.allows(req.method().as_str()) {
         return Err(Failure::MethodNotAllowed {
             method: req.method().to_string(),

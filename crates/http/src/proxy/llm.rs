@@ -97,6 +97,11 @@ async fn forward(
         .service
         .authenticate(&service, presented.as_deref())
         .map_err(|e| fail(e.into()))?;
+    state
+        .service
+        .admit(&identity)
+        .await
+        .map_err(|e| fail(e.into()))?;
     // Converted before a key is chosen: a request that cannot be served costs no rotation step.
     let conversion = converting.then(|| Conversion {
         client: client_format,
