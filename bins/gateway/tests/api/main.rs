@@ -24,3 +24,4 @@ mod proxy_limits;
 mod proxy_rotation;
 mod proxy_streaming;
 mod secrets_at_rest;
+mod shutdown;

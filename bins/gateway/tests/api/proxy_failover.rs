@@ -466,3 +466,82 @@ async fn a_slow_upstream_times_out_and_the_next_key_serves() {
     assert!(started.elapsed() < Duration::from_millis(2500));
     assert_eq!(s.health(0).await["state"], "cooling_down");
 }
+
+#[actix_web::test]
+async fn an_upstream_that_stops_sending_is_cut_after_the_idle_timeout() {
+    let s = setup(1, json!({"timeout_s": 1})).await;
+    let started = std::time::Instant::now();
+    let (status, chunks) = s
+        .app
+        .call_streaming(
+            Method::POST,
+            "/llm/fo/v1/chat/completions?events=3&interval_ms=5000",
+            &[
+                ("authorization", &format!("Bearer {GLOBAL}")),
+                ("content-type", "application/json"),
+            ],
+            Some(
+                br#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+                    .to_vec(),
+            ),
+        )
+        .await;
+    let text: String = chunks
+        .iter()
+        .map(|(_, c)| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(3500),
+        "cut after ~1 s idle, not after the upstream's 5 s"
+    );
+    assert!(text.contains("tok0"), "the first event was relayed: {text}");
+    assert!(
+        text.contains("data: {\"error\""),
+        "an error event ends it: {text}"
+    );
+    assert!(!text.contains("tok1"));
+}
+
+#[actix_web::test]
+async fn an_upstream_answering_10_mb_of_headers_is_a_bounded_502() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n");
+            let line = format!("x-big: {}\r\n", "a".repeat(1000));
+            for _ in 0..10_000 {
+                if stream.write_all(line.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let app = spawn_app_with(TestOptions::default().env("GLOBAL_PROXY_KEYS", GLOBAL)).await;
+    let token = app.login().await;
+    let service = app
+        .create_service(
+            &token,
+            json!({"name": "big", "slug": "big", "config_type": "generic", "target_url": address,
+                "api_key_location": "bearer"}),
+        )
+        .await;
+    app.add_key(&token, service, "sk-big-headers-00000001")
+        .await;
+    let started = std::time::Instant::now();
+    let response = app
+        .call(
+            Method::GET,
+            "/proxy/big/x",
+            &[("x-proxy-key", GLOBAL)],
+            None,
+        )
+        .await;
+    assert_eq!(response.status, 502, "{}", response.text());
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

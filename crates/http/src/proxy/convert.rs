@@ -3,6 +3,11 @@
 //! back — complete bodies at once, streams event by event as they arrive.
 
 use super::attempts::Answer;
+use super::idle::IdleTimeout;
+use std::time::Duration;
+
+/// The upstream's body, cut after the idle timeout.
+type Upstream = IdleTimeout<awc::ClientResponse>;
 use super::failure::Failure;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
@@ -122,8 +127,9 @@ pub async fn respond(
     answer: Answer,
     prepared: Prepared,
     conversion: &Conversion<'_>,
+    idle: Duration,
 ) -> Result<HttpResponse, Failure> {
-    let mut response = match answer {
+    let response = match answer {
         Answer::Error { status, body, .. } => {
             let converted = converters::errors::convert_error(
                 converters::handler_for(conversion.client),
@@ -133,8 +139,9 @@ pub async fn respond(
             tracing::debug!(status = status.as_u16(), "upstream error converted");
             return Ok(HttpResponse::build(status).json(converted));
         }
-        Answer::Success { response, .. } => response,
+        Answer::Success { response, .. } => IdleTimeout::new(response, idle),
     };
+    let mut response = response;
     match prepared {
         Prepared::Models => {
             let body = read_all(&mut response).await?;
@@ -166,7 +173,7 @@ fn json_response(body: Vec<u8>) -> HttpResponse {
         .body(body)
 }
 
-async fn read_all(response: &mut awc::ClientResponse) -> Result<Bytes, Failure> {
+async fn read_all(response: &mut Upstream) -> Result<Bytes, Failure> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = response.next().await {
         let chunk = chunk.map_err(|e| {
@@ -187,7 +194,7 @@ async fn read_all(response: &mut awc::ClientResponse) -> Result<Bytes, Failure> 
 
 /// The upstream's stream converted event by event; a cut stream ends with
 /// an error event in the client's format.
-fn stream_response(upstream: awc::ClientResponse, chat: &PreparedChat) -> HttpResponse {
+fn stream_response(upstream: Upstream, chat: &PreparedChat) -> HttpResponse {
     let converter = chat.stream_converter();
     let body = futures_util::stream::unfold(Some((upstream, converter)), |state| async move {
         let (mut upstream, mut converter) = state?;

@@ -87,7 +87,7 @@ async fn forward(
     let answer = attempts::run(state, client, &service, client_body(req, payload), build).await?;
     let (mut response, index) = match answer {
         Answer::Success { response, index } => (
-            upstream::relay(response, req.method() == Method::HEAD),
+            upstream::relay(response, req.method() == Method::HEAD, timeout),
             index,
         ),
         Answer::Error {

@@ -201,12 +201,15 @@ async fn forward(
         .map_err(fail)?;
     let index = answer.index();
     let mut response = match (&conversion, prepared) {
-        (Some(conversion), Some((prepared, _))) => convert::respond(answer, prepared, conversion)
-            .await
-            .map_err(fail)?,
+        (Some(conversion), Some((prepared, _))) => {
+            convert::respond(answer, prepared, conversion, timeout)
+                .await
+                .map_err(fail)?
+        }
         _ => match answer {
             Answer::Success { response, .. } if is_event_stream(&response) => upstream::relay_sse(
                 response,
+                timeout,
                 converters::errors::stream_end_markers(client_format),
                 converters::errors::stream_error_frame(
                     client_format,
@@ -214,7 +217,7 @@ async fn forward(
                 ),
             ),
             Answer::Success { response, .. } => {
-                upstream::relay(response, req.method() == Method::HEAD)
+                upstream::relay(response, req.method() == Method::HEAD, timeout)
             }
             Answer::Error {
                 status,

@@ -6,6 +6,7 @@ mod convert;
 pub mod failure;
 pub mod generic;
 pub mod headers;
+mod idle;
 pub mod llm;
 pub mod upstream;
 

@@ -95,8 +95,9 @@ impl UpstreamClient {
         body: RequestBody,
     ) -> Result<HttpResponse, UpstreamFailure> {
         let head_only = request.method == Method::HEAD;
+        let idle = request.timeout;
         let response = self.send(request, body).await?;
-        Ok(relay(response, head_only))
+        Ok(relay(response, head_only, idle))
     }
 
     /// Sends the request; the response's body is left for the caller to read.
@@ -187,6 +188,7 @@ pub fn buffered(
 #[must_use]
 pub fn relay_sse(
     response: awc::ClientResponse,
+    idle: Duration,
     end_markers: &'static [&'static str],
     error_frame: String,
 ) -> HttpResponse {
@@ -201,8 +203,9 @@ pub fn relay_sse(
         carry: Vec::new(),
         ended: false,
     };
+    let upstream = super::idle::IdleTimeout::new(response, idle);
     let body =
-        futures_util::stream::unfold(Some((response, watch, error_frame)), |state| async move {
+        futures_util::stream::unfold(Some((upstream, watch, error_frame)), |state| async move {
             let (mut upstream, mut watch, frame) = state?;
             match upstream.next().await {
                 Some(Ok(bytes)) => {
@@ -250,11 +253,8 @@ impl EndWatch {
     }
 }
 
-/// Relays a 2xx answer as it arrives.
-pub fn relay<S>(response: awc::ClientResponse<S>, head_only: bool) -> HttpResponse
-where
-    S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static,
-{
+/// Relays a 2xx answer as it arrives; a body that stalls for `idle` is cut.
+pub fn relay(response: awc::ClientResponse, head_only: bool, idle: Duration) -> HttpResponse {
     let status =
         StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut builder = HttpResponse::build(status);
@@ -268,9 +268,10 @@ where
             _ => builder.finish(),
         };
     }
+    let body = super::idle::IdleTimeout::new(response, idle);
     match length {
-        Some(length) => builder.body(SizedStream::new(length, response)),
-        None => builder.body(BodyStream::new(response)),
+        Some(length) => builder.body(SizedStream::new(length, body)),
+        None => builder.body(BodyStream::new(body)),
     }
 }
 
