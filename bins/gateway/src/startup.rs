@@ -159,6 +159,7 @@ impl Application {
             }
             app.configure(gateway_http::configure)
         })
+        .on_connect(gateway_http::proxy::client_watch::on_connect)
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)
         .map_err(bind_error)?

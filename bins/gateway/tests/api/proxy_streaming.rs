@@ -144,3 +144,85 @@ async fn a_client_that_goes_away_cancels_the_upstream_stream() {
         "the upstream stream must be dropped when the client leaves"
     );
 }
+
+/// An SSE upstream that sends one event, then waits; it reports when the
+/// gateway closes the connection (its read returns end of stream).
+fn quiet_sse_upstream() -> (String, std::sync::mpsc::Receiver<std::time::Instant>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 65536];
+        let _ = stream.read(&mut buf);
+        let event = b"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tok0\"},\"finish_reason\":null}]}\n\n";
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n",
+            event.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(event).unwrap();
+        stream.write_all(b"\r\n").unwrap();
+        // Quiet for a minute, unless the gateway hangs up first.
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        if let Ok(0) = stream.read(&mut buf) {
+            let _ = tx.send(std::time::Instant::now());
+        }
+    });
+    (address, rx)
+}
+
+#[actix_web::test]
+async fn a_client_leaving_a_quiet_stream_closes_the_upstream_within_100_ms() {
+    use futures_util::StreamExt;
+    let app = spawn_app_with(TestOptions::default().env("GLOBAL_PROXY_KEYS", CLIENT_KEY)).await;
+    let token = app.login().await;
+    // Same format (passthrough), then another client format (conversion).
+    for (slug, path, body) in [
+        (
+            "pass",
+            "v1/chat/completions",
+            json!({"model": "m", "stream": true, "messages": []}),
+        ),
+        (
+            "conv",
+            "v1/messages",
+            json!({"model": "m", "max_tokens": 5, "stream": true,
+            "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+    ] {
+        let (address, closed) = quiet_sse_upstream();
+        let id = app
+            .create_service(
+                &token,
+                json!({"name": slug, "slug": slug, "config_type": "llm",
+                "target_base_url": format!("{address}/v1"), "api_format": "openai_compatible"}),
+            )
+            .await;
+        app.add_key(&token, id, &format!("sk-quiet-{slug}-000000001"))
+            .await;
+        let mut response = awc::Client::default()
+            .post(format!("{}/llm/{slug}/{path}", app.address))
+            .insert_header(("authorization", format!("Bearer {CLIENT_KEY}")))
+            .insert_header(("anthropic-version", "2023-06-01"))
+            .send_body(body.to_string())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let first = response.next().await.unwrap().unwrap();
+        assert!(!first.is_empty());
+        let left = std::time::Instant::now();
+        drop(response);
+        let at = closed
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("{slug}: the upstream connection stayed open"));
+        let after = at.duration_since(left);
+        assert!(
+            after < std::time::Duration::from_millis(100),
+            "{slug}: upstream closed {after:?} after the client left"
+        );
+    }
+}

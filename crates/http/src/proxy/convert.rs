@@ -3,7 +3,10 @@
 //! back — complete bodies at once, streams event by event as they arrive.
 
 use super::attempts::Answer;
+use super::client_watch::UntilClientGone;
 use super::idle::IdleTimeout;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 /// The upstream's body, cut after the idle timeout.
@@ -128,6 +131,7 @@ pub async fn respond(
     prepared: Prepared,
     conversion: &Conversion<'_>,
     idle: Duration,
+    gone: Pin<Box<dyn Future<Output = ()>>>,
 ) -> Result<HttpResponse, Failure> {
     let response = match answer {
         Answer::Error { status, body, .. } => {
@@ -150,7 +154,7 @@ pub async fn respond(
                     .map_err(|e| bad_upstream(e, &body))?;
             Ok(json_response(converted))
         }
-        Prepared::Chat(chat) if chat.stream => Ok(stream_response(response, &chat)),
+        Prepared::Chat(chat) if chat.stream => Ok(stream_response(response, &chat, gone)),
         Prepared::Chat(chat) => {
             let body = read_all(&mut response).await?;
             let converted = chat
@@ -194,7 +198,11 @@ async fn read_all(response: &mut Upstream) -> Result<Bytes, Failure> {
 
 /// The upstream's stream converted event by event; a cut stream ends with
 /// an error event in the client's format.
-fn stream_response(upstream: Upstream, chat: &PreparedChat) -> HttpResponse {
+fn stream_response(
+    upstream: Upstream,
+    chat: &PreparedChat,
+    gone: Pin<Box<dyn Future<Output = ()>>>,
+) -> HttpResponse {
     let converter = chat.stream_converter();
     let body = futures_util::stream::unfold(Some((upstream, converter)), |state| async move {
         let (mut upstream, mut converter) = state?;
@@ -221,5 +229,5 @@ fn stream_response(upstream: Upstream, chat: &PreparedChat) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
-        .streaming(body)
+        .streaming(UntilClientGone::new(Box::pin(body), gone))
 }

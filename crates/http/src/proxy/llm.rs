@@ -3,6 +3,7 @@
 //! upstream expects it. Same-format requests pass through untouched.
 
 use super::attempts::{self, Answer};
+use super::client_watch::client_gone;
 use super::convert::{self, Conversion};
 use super::failure::Failure;
 use super::upstream::{self, RequestBody, UpstreamClient, UpstreamRequest};
@@ -202,13 +203,14 @@ async fn forward(
     let index = answer.index();
     let mut response = match (&conversion, prepared) {
         (Some(conversion), Some((prepared, _))) => {
-            convert::respond(answer, prepared, conversion, timeout)
+            convert::respond(answer, prepared, conversion, timeout, client_gone(req))
                 .await
                 .map_err(fail)?
         }
         _ => match answer {
             Answer::Success { response, .. } if is_event_stream(&response) => upstream::relay_sse(
                 response,
+                client_gone(req),
                 timeout,
                 converters::errors::stream_end_markers(client_format),
                 converters::errors::stream_error_frame(

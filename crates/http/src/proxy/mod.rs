@@ -2,6 +2,7 @@
 //! `ANY /llm/{slug}/{rest}` (LLM SDKs).
 
 mod attempts;
+pub mod client_watch;
 mod convert;
 pub mod failure;
 pub mod generic;

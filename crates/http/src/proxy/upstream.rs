@@ -1,6 +1,7 @@
 //! The upstream HTTP client (awc, one per worker, connections reused) and
 //! the relaying of requests and responses as streams, never buffered whole.
 
+use super::client_watch::UntilClientGone;
 use super::headers;
 use actix_web::body::{BodyStream, SizedStream};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -9,6 +10,8 @@ use actix_web::web::{Bytes, Payload};
 use actix_web::HttpResponse;
 use awc::error::{ConnectError, SendRequestError};
 use futures_util::StreamExt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -188,6 +191,7 @@ pub fn buffered(
 #[must_use]
 pub fn relay_sse(
     response: awc::ClientResponse,
+    gone: Pin<Box<dyn Future<Output = ()>>>,
     idle: Duration,
     end_markers: &'static [&'static str],
     error_frame: String,
@@ -226,7 +230,7 @@ pub fn relay_sse(
                 }
             }
         });
-    builder.body(BodyStream::new(body))
+    builder.body(BodyStream::new(UntilClientGone::new(Box::pin(body), gone)))
 }
 
 /// Watches relayed bytes for a stream's end markers, across chunk boundaries.
