@@ -45,6 +45,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PROXY_PUBLIC_BASE_URL", "http://localhost:8000"),
     ("MAX_BODY_BYTES", "10485760"),
     ("DEFAULT_MAX_TOKENS", "4096"),
+    ("REPROBE_SCHEDULE", "60,300,1800,7200"),
     ("ENCRYPTION_KEY", ""),
     ("DB_TYPE", ""),
     ("DATABASE_PATH", "./data/api_key_rotator.db"),
@@ -153,6 +154,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `DEFAULT_MAX_TOKENS`.
     pub default_max_tokens: u32,
+    /// `REPROBE_SCHEDULE`: delays between test calls of an invalid key (the last repeats).
+    pub reprobe_schedule: Vec<Duration>,
     /// `ENCRYPTION_KEY` (base64 of 32 bytes).
     pub encryption_key: Option<SecretString>,
     /// Database choice.
@@ -253,6 +256,11 @@ impl Settings {
             proxy_public_base_url,
             max_body_bytes: positive("MAX_BODY_BYTES", &text("MAX_BODY_BYTES"))?,
             default_max_tokens: positive("DEFAULT_MAX_TOKENS", &text("DEFAULT_MAX_TOKENS"))?,
+            reprobe_schedule: text("REPROBE_SCHEDULE")
+                .split(',')
+                .map(|step| positive::<f64>("REPROBE_SCHEDULE", step.trim()))
+                .map(|step| step.and_then(|s| seconds("REPROBE_SCHEDULE", s)))
+                .collect::<Result<_, _>>()?,
             encryption_key: secret("ENCRYPTION_KEY"),
             database: database(&get, &text)?,
             cache: cache(&get, &text)?,
@@ -432,6 +440,13 @@ fn positive<T: std::str::FromStr + Default + PartialOrd>(
         return Err(invalid(var, format!("`{value}` must be greater than 0")));
     }
     Ok(n)
+}
+
+fn seconds(var: &'static str, value: f64) -> Result<Duration, SettingsError> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| *d <= Duration::from_secs(365 * 86_400))
+        .ok_or_else(|| invalid(var, format!("`{value}` seconds is out of range")))
 }
 
 fn boolean(var: &'static str, value: &str) -> Result<bool, SettingsError> {

@@ -132,7 +132,7 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
         });
         let proxy_state = web::Data::new(ProxyState {
-            service: proxy,
+            service: Arc::clone(&proxy),
             max_body_bytes: settings.max_body_bytes,
             default_timeout: settings.proxy_timeout,
             expose_key_id: settings.expose_key_id,
@@ -141,6 +141,12 @@ impl Application {
         // Fail now, not in a worker, if TLS cannot be set up.
         UpstreamClient::new(settings.proxy_connect_timeout).map_err(StartupError::Tls)?;
         let connect_timeout = settings.proxy_connect_timeout;
+        actix_web::rt::spawn(gateway_http::proxy::reprobe::run(
+            Arc::clone(&proxy),
+            settings.reprobe_schedule.clone(),
+            settings.proxy_connect_timeout,
+            settings.proxy_timeout,
+        ));
 
         let address = format!("{}:{}", settings.bind_address, settings.port);
         let bind_error = |source| StartupError::Bind {

@@ -295,6 +295,61 @@ impl ProxyService {
     }
 }
 
+impl ProxyService {
+    /// The service and pool index of an active key.
+    #[must_use]
+    pub fn find_key(&self, key_id: domain::KeyId) -> Option<(Arc<ServiceEntry>, usize)> {
+        let snapshot = self.snapshots.current();
+        let found = snapshot.services().find_map(|service| {
+            service
+                .keys
+                .iter()
+                .position(|k| k.key.id == key_id)
+                .map(|index| (Arc::clone(service), index))
+        });
+        found
+    }
+
+    /// Active keys that are `invalid`, for the background re-probe.
+    pub async fn invalid_keys(&self) -> Vec<(Arc<ServiceEntry>, usize)> {
+        let snapshot = self.snapshots.current();
+        let mut invalid = Vec::new();
+        for service in snapshot.services() {
+            let ids: Vec<_> = service.keys.iter().map(|k| k.key.id).collect();
+            if ids.is_empty() {
+                continue;
+            }
+            match self.cache.key_health(&ids).await {
+                Ok(health) => invalid.extend(
+                    health
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, h)| h.state == KeyState::Invalid)
+                        .map(|(index, _)| (Arc::clone(service), index)),
+                ),
+                Err(error) => tracing::debug!(%error, "key health unavailable for re-probing"),
+            }
+        }
+        invalid
+    }
+
+    /// Records the outcome of a key test call (admin or background probe)
+    /// and returns the key's health after it.
+    ///
+    /// # Errors
+    /// [`ProxyError::Cache`] when the health cannot be written.
+    pub async fn record_probe(
+        &self,
+        key: &PoolKey,
+        outcome: &KeyOutcome,
+    ) -> Result<KeyHealth, ProxyError> {
+        Ok(self
+            .cache
+            .record_outcome(key.key.id, outcome, time_fmt::now())
+            .await?)
+    }
+}
+
 /// The keys to try for one request.
 #[derive(Debug, Clone)]
 pub struct Plan {

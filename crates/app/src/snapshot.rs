@@ -113,6 +113,11 @@ impl Snapshot {
         self.services.get(slug)
     }
 
+    /// Every service, in no particular order.
+    pub fn services(&self) -> impl Iterator<Item = &Arc<ServiceEntry>> {
+        self.services.values()
+    }
+
     /// The client key whose SHA-256 is `key_hash`.
     #[must_use]
     pub fn client_key_by_hash(&self, key_hash: &str) -> Option<&ClientKey> {

@@ -35,7 +35,7 @@ impl Modify for BearerAuth {
         configs::create::create_config, configs::list::list_configs, configs::get::get_config,
         configs::update::update_config, configs::status::set_status, configs::delete::delete_config,
         keys::list::list_keys, keys::create::add_key, keys::batch::import_keys, keys::clear::clear_keys,
-        keys::update::patch_key, keys::delete::delete_key,
+        keys::update::patch_key, keys::delete::delete_key, keys::test::test_key,
         client_keys::create::create_client_key, client_keys::list::list_client_keys,
         client_keys::update::patch_client_key, client_keys::delete::delete_client_key,
     ),

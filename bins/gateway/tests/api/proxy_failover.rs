@@ -545,3 +545,131 @@ async fn an_upstream_answering_10_mb_of_headers_is_a_bounded_502() {
     assert_eq!(response.status, 502, "{}", response.text());
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+async fn key_test(s: &Setup) -> testkit::TestResponse {
+    s.app
+        .admin_with(
+            &s.token,
+            Method::POST,
+            &format!("/keys/{}/test", s.key_ids[0]),
+            None,
+        )
+        .await
+}
+
+#[actix_web::test]
+async fn the_key_test_endpoint_calls_the_upstream_and_records_the_result() {
+    let s = setup(1, json!({})).await;
+    let ok = key_test(&s).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.json()["ok"], true);
+    assert_eq!(ok.json()["status"], 200);
+    let sent = &s.mock.recorded()[0];
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        ("GET", "/v1/models")
+    );
+    assert_eq!(sent.key.as_deref(), Some(s.keys[0].as_str()));
+
+    s.mock.fault_for_key(
+        &s.keys[0],
+        fault(401, &[], r#"{"error":{"message":"bad key"}}"#),
+    );
+    let refused = key_test(&s).await;
+    assert_eq!(refused.json()["ok"], false);
+    assert_eq!(refused.json()["status"], 401);
+    assert_eq!(refused.json()["health"]["state"], "cooling_down");
+    assert_eq!(s.health(0).await["state"], "cooling_down");
+
+    let missing = s
+        .app
+        .admin_with(&s.token, Method::POST, "/keys/999999/test", None)
+        .await;
+    assert_eq!(missing.status, 404);
+}
+
+#[actix_web::test]
+async fn an_invalid_key_that_answers_again_is_back_in_rotation_without_an_admin() {
+    let mock = MockUpstream::start();
+    let app = spawn_app_with(
+        TestOptions::default()
+            .env("GLOBAL_PROXY_KEYS", GLOBAL)
+            .env("REPROBE_SCHEDULE", "0.3,0.3"),
+    )
+    .await;
+    let token = app.login().await;
+    let service = app
+        .create_service(
+            &token,
+            json!({"name": "rp", "slug": "rp", "config_type": "llm",
+                "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"}),
+        )
+        .await;
+    let key = "sk-reprobe-key-00000001";
+    let row = app.add_key(&token, service, key).await;
+    mock.fault_for_key(
+        key,
+        fault(
+            429,
+            &[],
+            r#"{"error":{"message":"quota","code":"insufficient_quota"}}"#,
+        ),
+    );
+    let bearer = format!("Bearer {GLOBAL}");
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let chat = || {
+        app.call(
+            Method::POST,
+            "/llm/rp/v1/chat/completions",
+            &headers,
+            Some(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#.to_vec()),
+        )
+    };
+    assert_eq!(chat().await.status, 429);
+    assert_eq!(chat().await.status, 503, "the key is invalid");
+    let state = || async {
+        app.admin_with(
+            &token,
+            Method::GET,
+            &format!("/proxy-configs/{service}/keys"),
+            None,
+        )
+        .await
+        .json()[0]["state"]
+            .clone()
+    };
+    assert_eq!(state().await, "invalid");
+    // Still refused at the first probes: stays invalid.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(state().await, "invalid");
+    let probes_while_broken = mock
+        .recorded()
+        .iter()
+        .filter(|r| r.path == "/v1/models")
+        .count();
+    assert!(probes_while_broken >= 1, "the invalid key was probed");
+    mock.clear_fault_for_key(key);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while state().await != "healthy" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the key never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(chat().await.status, 200);
+    assert_eq!(
+        row["id"],
+        app.admin_with(
+            &token,
+            Method::GET,
+            &format!("/proxy-configs/{service}/keys"),
+            None
+        )
+        .await
+        .json()[0]["id"]
+    );
+}

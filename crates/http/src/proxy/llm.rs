@@ -246,7 +246,7 @@ fn is_event_stream(response: &awc::ClientResponse) -> bool {
 }
 
 /// Where the upstream key goes: the service's override, else the format's default.
-fn placement(target: &LlmTarget, adapter: &impl LlmAdapter) -> KeyPlacement {
+pub(crate) fn placement(target: &LlmTarget, adapter: &impl LlmAdapter) -> KeyPlacement {
     let default = adapter.default_key_placement();
     match (target.api_key_location, target.api_key_name.as_deref()) {
         (None, None) => default,

@@ -9,6 +9,8 @@ pub mod generic;
 pub mod headers;
 mod idle;
 pub mod llm;
+pub mod probe;
+pub mod reprobe;
 pub mod upstream;
 
 use actix_web::http::header::{HeaderName, HeaderValue};

@@ -5,6 +5,7 @@ pub mod clear;
 pub mod create;
 pub mod delete;
 pub mod list;
+pub mod test;
 pub mod update;
 
 use actix_web::web;
@@ -15,5 +16,6 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .configure(batch::config)
         .configure(clear::config)
         .configure(update::config)
+        .configure(test::config)
         .configure(delete::config);
 }
