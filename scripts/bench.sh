@@ -10,6 +10,8 @@
 # only print. Needs wrk (installed from apt when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/admin.sh
+source scripts/lib/admin.sh
 
 DURATION=${BENCH_DURATION:-10}
 GATEWAY_PORT=18080
@@ -42,18 +44,14 @@ MOCK_PID=$!
 BACKEND_PORT=$GATEWAY_PORT BIND_ADDRESS=127.0.0.1 DATABASE_PATH="$WORK/data/bench.db" ADMIN_PASSWORD=bench \
   GLOBAL_PROXY_KEYS=$CLIENT_KEY LOG_LEVEL=warn target/release/gateway 2>"$WORK/gateway.log" >/dev/null &
 GATEWAY_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$GATEWAY_PORT/healthz" >/dev/null 2>&1 && curl -fsS "http://127.0.0.1:$MOCK_PORT/v1/models" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-
-api() { curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
-TOKEN=$(curl -fsS "http://127.0.0.1:$GATEWAY_PORT/api/admin/login" -d '{"username":"admin","password":"bench"}' \
-  | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-ID=$(api "http://127.0.0.1:$GATEWAY_PORT/api/admin/proxy-configs" -d "{\"name\":\"bench\",\"slug\":\"bench\",\"config_type\":\"llm\",
-  \"target_base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_format\":\"openai_compatible\"}" | sed -E 's/.*"id":([0-9]+).*/\1/')
-api "http://127.0.0.1:$GATEWAY_PORT/api/admin/proxy-configs/$ID/keys/batch" \
-  -d '{"keys":["sk-bench-key-0000000001","sk-bench-key-0000000002","sk-bench-key-0000000003"]}' >/dev/null
+wait_for "http://127.0.0.1:$GATEWAY_PORT/healthz" "http://127.0.0.1:$MOCK_PORT/v1/models"
+BENCH_KEYS='{"keys":["sk-bench-key-0000000001","sk-bench-key-0000000002","sk-bench-key-0000000003"]}'
+bench_service() { # PORT
+  admin_login "$1" bench
+  create_service_with_keys "$1" "{\"name\":\"bench\",\"slug\":\"bench\",\"config_type\":\"llm\",
+    \"target_base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_format\":\"openai_compatible\"}" "$BENCH_KEYS" >/dev/null
+}
+bench_service "$GATEWAY_PORT"
 
 cat >"$WORK/chat.lua" <<LUA
 wrk.method = "POST"
@@ -122,13 +120,8 @@ if mysql -uroot -e "CREATE DATABASE $BENCH_DB" 2>/dev/null && redis-cli ping >/d
     ADMIN_PASSWORD=bench GLOBAL_PROXY_KEYS=$CLIENT_KEY LOG_LEVEL=warn target/release/gateway 2>"$WORK/enterprise.log" >/dev/null &
   ENTERPRISE_PID=$!
   for port in $GATEWAY_PORT $ENTERPRISE_PORT; do
-    for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-    TOKEN=$(curl -fsS "http://127.0.0.1:$port/api/admin/login" -d '{"username":"admin","password":"bench"}' \
-      | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-    ID=$(api "http://127.0.0.1:$port/api/admin/proxy-configs" -d "{\"name\":\"bench\",\"slug\":\"bench\",\"config_type\":\"llm\",
-      \"target_base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_format\":\"openai_compatible\"}" | sed -E 's/.*"id":([0-9]+).*/\1/')
-    api "http://127.0.0.1:$port/api/admin/proxy-configs/$ID/keys/batch" \
-      -d '{"keys":["sk-bench-key-0000000001","sk-bench-key-0000000002","sk-bench-key-0000000003"]}' >/dev/null
+    wait_for "http://127.0.0.1:$port/healthz"
+    bench_service "$port"
   done
   {
     echo "| round | connections | lightweight req/s | enterprise req/s | enterprise/lightweight | lightweight p50 / p99 (ms) | enterprise p50 / p99 (ms) |"

@@ -12,4 +12,4 @@ mod mock_llm;
 
 pub use app::{spawn_app, spawn_app_with, TestApp, TestOptions, TestResponse};
 pub use fault_proxy::FaultProxy;
-pub use mock::{Fault, MockUpstream, Recorded};
+pub use mock::{Fault, MockUpstream, Recorded, RotatingFaults};

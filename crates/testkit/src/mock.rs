@@ -107,6 +107,53 @@ struct MockState {
     cancelled_streams: Arc<std::sync::atomic::AtomicUsize>,
     key_faults: Mutex<HashMap<String, Fault>>,
     next_faults: Mutex<VecDeque<Fault>>,
+    rotating: Mutex<Option<RotatingFaults>>,
+}
+
+/// A changing share of keys that misbehave (for soak runs): every `period`,
+/// a pseudo-random `share` of the keys answer 429, 500 or stall for 3 s.
+#[derive(Debug, Clone, Copy)]
+pub struct RotatingFaults {
+    /// Fraction of keys faulty at any time (0.0–1.0).
+    pub share: f64,
+    /// How long a key keeps its state.
+    pub period: Duration,
+    started: std::time::Instant,
+}
+
+impl RotatingFaults {
+    /// Faults that start now.
+    #[must_use]
+    pub fn new(share: f64, period: Duration) -> Self {
+        Self {
+            share,
+            period,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn fault_for(&self, key: &str) -> Option<Fault> {
+        use std::hash::{Hash, Hasher};
+        let epoch = self.started.elapsed().as_millis() / self.period.as_millis().max(1);
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (key, epoch).hash(&mut hasher);
+        let roll = hasher.finish();
+        #[allow(clippy::cast_precision_loss)]
+        let faulty = (roll % 10_000) as f64 / 10_000.0 < self.share;
+        if !faulty {
+            return None;
+        }
+        Some(match (roll / 10_000) % 3 {
+            0 => Fault {
+                status: 429,
+                headers: vec![("retry-after".into(), "1".into())],
+                body: json!({"error": {"message": "rate limited", "type": "requests"}}).to_string(),
+                ..Fault::default()
+            },
+            1 => Fault::status(500),
+            _ => Fault::delay(Duration::from_secs(3)),
+        })
+    }
 }
 
 /// A running mock upstream.
@@ -192,6 +239,11 @@ impl MockUpstream {
         counts
     }
 
+    /// Makes a changing share of keys misbehave (soak runs).
+    pub fn set_rotating_faults(&self, faults: Option<RotatingFaults>) {
+        *lock(&self.state.rotating) = faults;
+    }
+
     /// Every request made with `key` gets `fault` until cleared.
     pub fn fault_for_key(&self, key: &str, fault: Fault) {
         lock(&self.state.key_faults).insert(key.to_owned(), fault);
@@ -250,7 +302,11 @@ async fn handle(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> H
     let fault = key
         .as_ref()
         .and_then(|k| lock(&state.key_faults).get(k).cloned())
-        .or_else(|| lock(&state.next_faults).pop_front());
+        .or_else(|| lock(&state.next_faults).pop_front())
+        .or_else(|| {
+            let rotating = *lock(&state.rotating);
+            rotating.and_then(|r| key.as_deref().and_then(|k| r.fault_for(k)))
+        });
     answer(&req, &body, fault, &state.cancelled_streams).await
 }
 
