@@ -2,7 +2,7 @@
 //! or the service's `timeout_s`, between events): an upstream that stops
 //! sending without closing is cut instead of holding the client forever.
 
-use actix_web::rt::time::{sleep, Instant, Sleep};
+use actix_web::rt::time::{sleep_until, Instant, Sleep};
 use actix_web::web::Bytes;
 use futures_util::Stream;
 use std::future::Future;
@@ -14,6 +14,9 @@ use std::time::Duration;
 pub struct IdleTimeout<S> {
     inner: S,
     idle: Duration,
+    /// When data last arrived; the timer is only moved when it fires, so a
+    /// busy stream pays one clock read per chunk, not a timer update.
+    last_data: Instant,
     timer: Pin<Box<Sleep>>,
     done: bool,
 }
@@ -21,10 +24,12 @@ pub struct IdleTimeout<S> {
 impl<S> IdleTimeout<S> {
     /// Guards `inner`.
     pub fn new(inner: S, idle: Duration) -> Self {
+        let now = Instant::now();
         Self {
             inner,
             idle,
-            timer: Box::pin(sleep(idle)),
+            last_data: now,
+            timer: Box::pin(sleep_until(now + idle)),
             done: false,
         }
     }
@@ -43,15 +48,18 @@ where
         }
         match Pin::new(&mut self.inner).poll_next(cx) {
             Poll::Ready(item) => {
-                let deadline = Instant::now() + self.idle;
-                self.timer.as_mut().reset(deadline);
+                self.last_data = Instant::now();
                 if item.is_none() {
                     self.done = true;
                 }
                 Poll::Ready(item.map(|r| r.map_err(|e| std::io::Error::other(e.to_string()))))
             }
-            Poll::Pending => {
-                if self.timer.as_mut().poll(cx).is_ready() {
+            Poll::Pending => loop {
+                if self.timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let deadline = self.last_data + self.idle;
+                if Instant::now() >= deadline {
                     self.done = true;
                     let idle = self.idle;
                     return Poll::Ready(Some(Err(std::io::Error::new(
@@ -59,8 +67,9 @@ where
                         format!("the upstream sent nothing for {} s", idle.as_secs_f32()),
                     ))));
                 }
-                Poll::Pending
-            }
+                // Data came since the timer was set: wait for the rest of the idle time.
+                self.timer.as_mut().reset(deadline);
+            },
         }
     }
 }

@@ -9,7 +9,6 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::web::{Bytes, Payload};
 use actix_web::HttpResponse;
 use awc::error::{ConnectError, SendRequestError};
-use futures_util::StreamExt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -202,35 +201,58 @@ pub fn relay_sse(
     for (name, value) in headers::forwardable(response.headers(), &[]) {
         builder.append_header((name.clone(), value.clone()));
     }
-    let watch = EndWatch {
-        markers: end_markers,
-        carry: Vec::new(),
-        ended: false,
+    let body = SseRelay {
+        upstream: super::idle::IdleTimeout::new(response, idle),
+        watch: EndWatch {
+            markers: end_markers,
+            carry: Vec::new(),
+            ended: false,
+        },
+        error_frame: Some(error_frame),
     };
-    let upstream = super::idle::IdleTimeout::new(response, idle);
-    let body =
-        futures_util::stream::unfold(Some((upstream, watch, error_frame)), |state| async move {
-            let (mut upstream, mut watch, frame) = state?;
-            match upstream.next().await {
-                Some(Ok(bytes)) => {
-                    watch.observe(&bytes);
-                    Some((
-                        Ok::<_, std::io::Error>(bytes),
-                        Some((upstream, watch, frame)),
-                    ))
-                }
-                Some(Err(error)) => {
-                    tracing::warn!(%error, "upstream stream cut after the first byte");
-                    Some((Ok(Bytes::from(frame)), None))
-                }
-                None if watch.ended => None,
-                None => {
-                    tracing::warn!("upstream stream ended before its end marker");
-                    Some((Ok(Bytes::from(frame)), None))
-                }
+    builder.body(BodyStream::new(UntilClientGone::new(body, gone)))
+}
+
+/// A relayed SSE body that ends with the client's error event when the
+/// upstream's stream breaks or ends early.
+struct SseRelay {
+    upstream: super::idle::IdleTimeout<awc::ClientResponse>,
+    watch: EndWatch,
+    /// Sent once, then the body ends.
+    error_frame: Option<String>,
+}
+
+impl futures_util::Stream for SseRelay {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let Some(_) = self.error_frame else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(&mut self.upstream).poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(bytes))) => {
+                self.watch.observe(&bytes);
+                Poll::Ready(Some(Ok(bytes)))
             }
-        });
-    builder.body(BodyStream::new(UntilClientGone::new(Box::pin(body), gone)))
+            Poll::Ready(Some(Err(error))) => {
+                tracing::warn!(%error, "upstream stream cut after the first byte");
+                Poll::Ready(self.error_frame.take().map(|f| Ok(Bytes::from(f))))
+            }
+            Poll::Ready(None) if self.watch.ended => {
+                self.error_frame = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(None) => {
+                tracing::warn!("upstream stream ended before its end marker");
+                Poll::Ready(self.error_frame.take().map(|f| Ok(Bytes::from(f))))
+            }
+        }
+    }
 }
 
 /// Watches relayed bytes for a stream's end markers, across chunk boundaries.
@@ -246,14 +268,18 @@ impl EndWatch {
             return;
         }
         let keep = self.markers.iter().map(|m| m.len()).max().unwrap_or(1);
-        self.carry.extend_from_slice(bytes);
-        self.ended = self.markers.iter().any(|marker| {
-            self.carry
-                .windows(marker.len())
-                .any(|window| window == marker.as_bytes())
-        });
-        let excess = self.carry.len().saturating_sub(keep);
-        self.carry.drain(..excess);
+        // A marker split across chunks: the carried tail plus this chunk's head.
+        let head = &bytes[..bytes.len().min(keep)];
+        self.carry.extend_from_slice(head);
+        let found = |haystack: &[u8]| {
+            self.markers
+                .iter()
+                .any(|m| haystack.windows(m.len()).any(|w| w == m.as_bytes()))
+        };
+        self.ended = found(&self.carry) || found(bytes);
+        self.carry.clear();
+        self.carry
+            .extend_from_slice(&bytes[bytes.len().saturating_sub(keep)..]);
     }
 }
 
