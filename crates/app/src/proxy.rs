@@ -77,12 +77,6 @@ pub struct ClientIdentity {
     pub rpm_limit: Option<u32>,
 }
 
-/// The upstream key chosen for a request.
-pub struct ChosenKey {
-    /// Index in the service's pool.
-    pub index: usize,
-}
-
 /// Proxy decisions over the snapshot and the rotation cache.
 pub struct ProxyService {
     snapshots: Arc<SnapshotStore>,
@@ -244,17 +238,6 @@ impl ProxyService {
             return Err(no_key(earliest_recovery(&health, now)));
         }
         Ok(Plan { order, health })
-    }
-
-    /// The first key of [`ProxyService::plan`].
-    ///
-    /// # Errors
-    /// As [`ProxyService::plan`].
-    pub async fn choose_key(&self, service: &ServiceEntry) -> Result<ChosenKey, ProxyError> {
-        let plan = self.plan(service).await?;
-        Ok(ChosenKey {
-            index: plan.order[0],
-        })
     }
 
     /// Records what an upstream answer says about key `index`, for every

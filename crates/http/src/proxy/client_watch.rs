@@ -4,9 +4,9 @@
 //! it (actix/actix-web#1313), so a stream whose upstream is quiet — a model
 //! thinking for a minute — would keep the upstream call (and its token bill)
 //! running for a client long gone. Each connection keeps a duplicate of its
-//! socket; a streamed answer watches a further duplicate for the end of the
-//! client's side (read readiness with nothing to read) and ends the relay at
-//! once, which drops the upstream call.
+//! socket; its streamed answers watch it for the end of the client's side
+//! (read readiness with nothing to read) and end the relay at once, which
+//! drops the upstream call.
 
 use actix_web::dev::Extensions;
 use actix_web::rt::net::TcpStream;
@@ -16,19 +16,44 @@ use std::any::Any;
 use std::future::Future;
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
-/// A duplicate of a client connection's socket, kept in the connection's data.
+/// A duplicate of a client connection's socket, kept in the connection's
+/// data; registered with the runtime the first time a stream on this
+/// connection needs watching, then reused by the connection's later streams.
 #[derive(Clone)]
-pub struct ClientSocket(Arc<OwnedFd>);
+pub struct ClientSocket(Rc<Watched>);
+
+struct Watched {
+    fd: RefCell<Option<OwnedFd>>,
+    stream: OnceCell<Option<Rc<TcpStream>>>,
+}
+
+impl ClientSocket {
+    fn stream(&self) -> Option<Rc<TcpStream>> {
+        self.0
+            .stream
+            .get_or_init(|| {
+                let fd = self.0.fd.borrow_mut().take()?;
+                TcpStream::from_std(std::net::TcpStream::from(fd))
+                    .ok()
+                    .map(Rc::new)
+            })
+            .clone()
+    }
+}
 
 /// `HttpServer::on_connect` hook: remembers each plain-TCP connection's socket.
 pub fn on_connect(connection: &dyn Any, data: &mut Extensions) {
     if let Some(stream) = connection.downcast_ref::<TcpStream>() {
         match stream.as_fd().try_clone_to_owned() {
             Ok(fd) => {
-                data.insert(ClientSocket(Arc::new(fd)));
+                data.insert(ClientSocket(Rc::new(Watched {
+                    fd: RefCell::new(Some(fd)),
+                    stream: OnceCell::new(),
+                })));
             }
             Err(error) => tracing::debug!(%error, "client socket not watched"),
         }
@@ -38,10 +63,7 @@ pub fn on_connect(connection: &dyn Any, data: &mut Extensions) {
 /// Resolves when the client of `req` has closed its side of the connection.
 /// Never resolves when the connection cannot be watched.
 pub fn client_gone(req: &HttpRequest) -> Pin<Box<dyn Future<Output = ()>>> {
-    let watched = req.conn_data::<ClientSocket>().and_then(|socket| {
-        let fd = socket.0.try_clone().ok()?;
-        TcpStream::from_std(std::net::TcpStream::from(fd)).ok()
-    });
+    let watched = req.conn_data::<ClientSocket>().and_then(ClientSocket::stream);
     Box::pin(async move {
         let Some(stream) = watched else {
             return std::future::pending().await;
