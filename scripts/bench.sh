@@ -136,8 +136,13 @@ if mysql -uroot -e "CREATE DATABASE $BENCH_DB" 2>/dev/null && redis-cli ping >/d
       ratio=$(awk -v e="$e_rps" -v l="$l_rps" 'BEGIN { printf "%.2f", (l > 0 ? e / l : 0) }')
       echo "| $round | $conns | $l_rps | $e_rps | $ratio | $l_p50 / $l_p99 | $e_p50 / $e_p99 |" >>"$ENTERPRISE_TABLE"
       tail -1 "$ENTERPRISE_TABLE"
+      L_SUM=$((${L_SUM:-0} + l_rps))
+      E_SUM=$((${E_SUM:-0} + e_rps))
     done
   done
+  # Single cells are noisy on a shared machine; the pooled ratio is the figure to compare with the target.
+  pooled=$(awk -v e="$E_SUM" -v l="$L_SUM" 'BEGIN { printf "%.2f", (l > 0 ? e / l : 0) }')
+  echo "| pooled | all | $L_SUM | $E_SUM | $pooled | | |" >>"$ENTERPRISE_TABLE"
 else
   echo "(MariaDB or Redis not reachable on loopback: enterprise not measured)" >"$ENTERPRISE_TABLE"
 fi

@@ -13,10 +13,10 @@ use actix_web::rt::net::TcpStream;
 use actix_web::HttpRequest;
 use futures_util::Stream;
 use std::any::Any;
+use std::cell::{OnceCell, RefCell};
 use std::future::Future;
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
-use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
@@ -63,7 +63,9 @@ pub fn on_connect(connection: &dyn Any, data: &mut Extensions) {
 /// Resolves when the client of `req` has closed its side of the connection.
 /// Never resolves when the connection cannot be watched.
 pub fn client_gone(req: &HttpRequest) -> Pin<Box<dyn Future<Output = ()>>> {
-    let watched = req.conn_data::<ClientSocket>().and_then(ClientSocket::stream);
+    let watched = req
+        .conn_data::<ClientSocket>()
+        .and_then(ClientSocket::stream);
     Box::pin(async move {
         let Some(stream) = watched else {
             return std::future::pending().await;
