@@ -367,12 +367,6 @@ impl PreparedChat {
             self.include_usage,
         )
     }
-
-    /// The client's format.
-    #[must_use]
-    pub fn client(&self) -> ClientFormat {
-        self.client
-    }
 }
 
 /// A converter from an `upstream` stream to a `client` one. `client_model`

@@ -53,32 +53,16 @@ pub fn parse_request(body: &Value) -> Result<ChatRequest, ConvertError> {
             );
             continue;
         }
-        let function = &tool["function"];
-        request.tools.push(ToolDeclaration {
-            name: json::req_str(function, "name", side)
-                .map_err(|_| side.error(format!("`tools[{i}].function.name` is required")))?
-                .to_owned(),
-            description: json::opt_str(function, "description", side)?.map(str::to_owned),
-            parameters: match &function["parameters"] {
-                Value::Null => json!({"type": "object", "properties": {}}),
-                schema => schema.clone(),
-            },
-        });
+        request.tools.push(function_declaration(
+            &tool["function"],
+            &format!("tools[{i}].function"),
+        )?);
     }
-    request.tool_choice = match &body["tool_choice"] {
-        Value::Null => None,
-        Value::String(s) => Some(match s.as_str() {
-            "none" => ToolChoice::None,
-            "required" => ToolChoice::Required,
-            "auto" => ToolChoice::Auto,
-            other => return Err(side.error(format!("`tool_choice` `{other}` is not known"))),
-        }),
-        choice => Some(ToolChoice::Tool(
-            json::req_str(&choice["function"], "name", side)
-                .map_err(|_| side.error("`tool_choice.function.name` is required".into()))?
-                .to_owned(),
-        )),
-    };
+    request.tool_choice = tool_choice(
+        &body["tool_choice"],
+        &body["tool_choice"]["function"],
+        "tool_choice.function",
+    )?;
     request.response_format = match body["response_format"]["type"].as_str() {
         Some("json_object") => Some(ResponseFormat::JsonObject),
         Some("json_schema") => {
@@ -163,6 +147,49 @@ fn read_message(message: &Value, i: usize, request: &mut ChatRequest) -> Result<
         }
     }
     Ok(())
+}
+
+/// An OpenAI-style function declaration (`name`, `description`,
+/// `parameters`), found at `at` in the request (for error messages).
+pub(crate) fn function_declaration(
+    function: &Value,
+    at: &str,
+) -> Result<ToolDeclaration, ConvertError> {
+    let side = Side::Client;
+    Ok(ToolDeclaration {
+        name: json::req_str(function, "name", side)
+            .map_err(|_| side.error(format!("`{at}.name` is required")))?
+            .to_owned(),
+        description: json::opt_str(function, "description", side)?.map(str::to_owned),
+        parameters: match &function["parameters"] {
+            Value::Null => json!({"type": "object", "properties": {}}),
+            schema => schema.clone(),
+        },
+    })
+}
+
+/// An OpenAI-style `tool_choice`: `"none"`, `"required"`, `"auto"`, or an
+/// object whose function is `named` (at `at`, for error messages).
+pub(crate) fn tool_choice(
+    choice: &Value,
+    named: &Value,
+    at: &str,
+) -> Result<Option<ToolChoice>, ConvertError> {
+    let side = Side::Client;
+    Ok(match choice {
+        Value::Null => None,
+        Value::String(s) => Some(match s.as_str() {
+            "none" => ToolChoice::None,
+            "required" => ToolChoice::Required,
+            "auto" => ToolChoice::Auto,
+            other => return Err(side.error(format!("`tool_choice` `{other}` is not known"))),
+        }),
+        _ => Some(ToolChoice::Tool(
+            json::req_str(named, "name", side)
+                .map_err(|_| side.error(format!("`{at}.name` is required")))?
+                .to_owned(),
+        )),
+    })
 }
 
 /// Appends parts, merging into the previous message when the speaker is the

@@ -1,13 +1,15 @@
 //! OpenAI Responses (`POST v1/responses`).
 
 use crate::json::{self, Side};
-use crate::openai_chat::{image_from_url, image_url, push_message, result_text};
+use crate::openai_chat::{
+    function_declaration, image_from_url, image_url, push_message, result_text, tool_choice,
+};
 use crate::sse::{write_event, SseEvent};
 use crate::stream::{Decoder, Encoder, UsageAcc};
 use crate::{gen_id, stop_or_tool_use, unix_now, ConvertError};
 use domain::chat::{
     ChatRequest, ChatResponse, Part, ResponseFormat, Role, StopReason, StreamEvent, ToolCall,
-    ToolChoice, ToolDeclaration, ToolResult, Usage,
+    ToolChoice, ToolResult, Usage,
 };
 use serde_json::{json, Map, Value};
 
@@ -61,31 +63,11 @@ pub fn parse_request(body: &Value) -> Result<ChatRequest, ConvertError> {
             tracing::debug!(index = i, "built-in tool dropped in conversion");
             continue;
         }
-        request.tools.push(ToolDeclaration {
-            name: json::req_str(tool, "name", side)
-                .map_err(|_| side.error(format!("`tools[{i}].name` is required")))?
-                .to_owned(),
-            description: json::opt_str(tool, "description", side)?.map(str::to_owned),
-            parameters: match &tool["parameters"] {
-                Value::Null => json!({"type": "object", "properties": {}}),
-                schema => schema.clone(),
-            },
-        });
+        request
+            .tools
+            .push(function_declaration(tool, &format!("tools[{i}]"))?);
     }
-    request.tool_choice = match &body["tool_choice"] {
-        Value::Null => None,
-        Value::String(s) => Some(match s.as_str() {
-            "none" => ToolChoice::None,
-            "required" => ToolChoice::Required,
-            "auto" => ToolChoice::Auto,
-            other => return Err(side.error(format!("`tool_choice` `{other}` is not known"))),
-        }),
-        choice => Some(ToolChoice::Tool(
-            json::req_str(choice, "name", side)
-                .map_err(|_| side.error("`tool_choice.name` is required".into()))?
-                .to_owned(),
-        )),
-    };
+    request.tool_choice = tool_choice(&body["tool_choice"], &body["tool_choice"], "tool_choice")?;
     let format = &body["text"]["format"];
     request.response_format = match format["type"].as_str() {
         Some("json_object") => Some(ResponseFormat::JsonObject),

@@ -56,7 +56,6 @@ pub struct StreamConverter {
     /// Model name the client asked for, shown instead of the upstream's when model_map renamed it.
     model_override: Option<String>,
     fallback_model: String,
-    usage: UsageAcc,
     ended: bool,
 }
 
@@ -75,7 +74,6 @@ impl StreamConverter {
             universal: Vec::new(),
             model_override,
             fallback_model,
-            usage: UsageAcc::default(),
             ended: false,
         }
     }
@@ -128,12 +126,6 @@ impl StreamConverter {
         out
     }
 
-    /// Token counts reported so far.
-    #[must_use]
-    pub fn usage(&self) -> Usage {
-        self.usage.get()
-    }
-
     fn drain(&mut self, out: &mut String) {
         let events = std::mem::take(&mut self.events);
         for event in &events {
@@ -169,10 +161,6 @@ impl StreamConverter {
                     None => model,
                 },
             },
-            StreamEvent::Usage(usage) => {
-                self.usage.merge(usage);
-                StreamEvent::Usage(usage)
-            }
             other => other,
         };
         let is_error = matches!(event, StreamEvent::Error { .. });

@@ -1,32 +1,6 @@
-//! The gemini request parser, then every request writer, on arbitrary bytes:
-//! errors are fine, panics are not.
+//! The gemini request and response parsers on arbitrary bytes.
 #![no_main]
 
-use converters::Operation;
-use domain::llm::ClientFormat;
-use libfuzzer_sys::fuzz_target;
-
-const FORMATS: [ClientFormat; 4] = [
-    ClientFormat::Openai,
-    ClientFormat::OpenaiResponses,
-    ClientFormat::Anthropic,
-    ClientFormat::Gemini,
-];
-
-fuzz_target!(|data: &[u8]| {
-    let operation = Operation::Chat {
-        model: Some("m".into()),
-        stream: false,
-    };
-    if let Ok(request) = converters::parse_request(ClientFormat::Gemini, &operation, data) {
-        for target in FORMATS {
-            let _ = converters::render_request(target, &request, 4096);
-        }
-    }
-    // The same bytes as an upstream answer in this format.
-    if let Ok(response) = converters::parse_response(ClientFormat::Gemini, data) {
-        for target in FORMATS {
-            let _ = converters::render_response(target, &response);
-        }
-    }
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    converters_fuzz::request_and_response(domain::llm::ClientFormat::Gemini, data);
 });

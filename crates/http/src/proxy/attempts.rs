@@ -169,19 +169,12 @@ fn next_body(body: &mut Option<RequestBody>) -> RequestBody {
 
 /// Reads a streamed body into memory, refusing more than `limit` bytes.
 async fn buffer(body: RequestBody, limit: usize) -> Result<RequestBody, Failure> {
-    let RequestBody::Stream { mut payload, .. } = body else {
-        return Ok(body);
-    };
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| Failure::BadBody(format!("cannot read the request body: {e}")))?;
-        if buf.len() + chunk.len() > limit {
-            return Err(Failure::BodyTooLarge(limit));
-        }
-        buf.extend_from_slice(&chunk);
+    match body {
+        RequestBody::Stream { payload, .. } => Ok(RequestBody::Bytes(
+            super::read_payload(payload, limit).await?,
+        )),
+        other => Ok(other),
     }
-    Ok(RequestBody::Bytes(buf.freeze()))
 }
 
 /// An error answer's body, up to [`ERROR_BODY_LIMIT`]; a body cut by the

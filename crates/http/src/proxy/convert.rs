@@ -63,7 +63,7 @@ impl Conversion<'_> {
     pub fn prepare(&self, body: &[u8]) -> Result<(Prepared, Target), Failure> {
         match &self.operation {
             Operation::Chat { .. } => {
-                let prepared = converters::prepare_chat(
+                let mut prepared = converters::prepare_chat(
                     self.client,
                     self.upstream,
                     &self.operation,
@@ -74,7 +74,7 @@ impl Conversion<'_> {
                     path: prepared.path.clone(),
                     query: prepared.query,
                     method: Method::POST,
-                    body: Some(Bytes::from(prepared.body.clone())),
+                    body: Some(Bytes::from(std::mem::take(&mut prepared.body))),
                 };
                 Ok((Prepared::Chat(prepared), target))
             }

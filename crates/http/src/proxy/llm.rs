@@ -8,17 +8,17 @@ use super::convert::{self, Conversion};
 use super::failure::Failure;
 use super::upstream::{self, RequestBody, UpstreamClient, UpstreamRequest};
 use super::{
-    client_body, headers, key_header, slug_and_tail, tag_key, timeout_of, with_query, ProxyState,
+    client_body, headers, key_header, read_payload, slug_and_tail, tag_key, timeout_of, with_query,
+    ProxyState,
 };
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::Method;
-use actix_web::web::{Bytes, BytesMut};
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use app::snapshot::PoolKey;
 use converters::Options;
 use domain::llm::{detect_client_format, ClientFormat, FormatHints, KeyPlacement, LlmAdapter};
 use domain::{ApiFormat, ConfigType, KeyLocation, LlmTarget, OutputFormat, ProxyTarget};
-use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 
 /// Headers in which SDKs send their API key; never forwarded upstream.
@@ -87,11 +87,18 @@ async fn forward(
     let mut presented = client_key_from_request(req.headers(), req.query_string());
     if presented.is_none() || converting {
         if let RequestBody::Stream { payload, .. } = body {
-            let (key, rewritten) = client_key_from_body(payload, state.max_body_bytes)
+            let bytes = read_payload(payload, state.max_body_bytes)
                 .await
                 .map_err(fail)?;
-            presented = presented.or(key);
-            body = RequestBody::Bytes(rewritten);
+            // A converted request is rebuilt from known fields, so a body
+            // `api_key` never reaches the upstream: parse for it only when needed.
+            body = RequestBody::Bytes(if presented.is_none() {
+                let (key, rewritten) = client_key_from_body(bytes).map_err(fail)?;
+                presented = key;
+                rewritten
+            } else {
+                bytes
+            });
         }
     }
     let identity = state
@@ -285,28 +292,15 @@ fn client_key_from_request(headers: &HeaderMap, query: &str) -> Option<String> {
         .or_else(|| headers::query_value(query, CLIENT_KEY_QUERY).filter(|k| !k.is_empty()))
 }
 
-/// Reads a JSON body (up to `limit`) for its `api_key` field, and returns
-/// the body without it.
-async fn client_key_from_body(
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<(Option<String>, Bytes), Failure> {
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| Failure::BadBody(format!("cannot read the request body: {e}")))?;
-        if buf.len() + chunk.len() > limit {
-            return Err(Failure::BodyTooLarge(limit));
-        }
-        buf.extend_from_slice(&chunk);
-    }
+/// The `api_key` field of a JSON body, and the body without it.
+fn client_key_from_body(buf: Bytes) -> Result<(Option<String>, Bytes), Failure> {
     let Ok(serde_json::Value::Object(mut object)) =
         serde_json::from_slice::<serde_json::Value>(&buf)
     else {
-        return Ok((None, buf.freeze()));
+        return Ok((None, buf));
     };
     let Some(serde_json::Value::String(key)) = object.remove("api_key") else {
-        return Ok((None, buf.freeze()));
+        return Ok((None, buf));
     };
     let rewritten = serde_json::to_vec(&object).map_err(|e| Failure::BadBody(e.to_string()))?;
     Ok((Some(key), Bytes::from(rewritten)))

@@ -14,6 +14,7 @@ pub mod reprobe;
 pub mod upstream;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::web::{Bytes, BytesMut};
 use actix_web::{web, HttpRequest, HttpResponse};
 use app::proxy::ProxyService;
 use domain::{KeyId, KeyLocation, ProxyConfig};
@@ -89,6 +90,21 @@ fn key_header(
         .map_err(|_| Failure::BadBody("the upstream key cannot be sent in a header".to_owned()))?;
     value.set_sensitive(true);
     Ok(Some((name, value)))
+}
+
+/// Reads the client's streamed body into memory, refusing more than `limit` bytes.
+async fn read_payload(mut payload: web::Payload, limit: usize) -> Result<Bytes, Failure> {
+    use futures_util::StreamExt;
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| Failure::BadBody(format!("cannot read the request body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(Failure::BodyTooLarge(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
 }
 
 /// The client's body, streamed through, when it has one.

@@ -87,21 +87,6 @@ impl UpstreamClient {
         Ok(Self { client })
     }
 
-    /// Sends the request and relays the response as it arrives.
-    ///
-    /// # Errors
-    /// [`UpstreamFailure`] when no response head arrives.
-    pub async fn forward(
-        &self,
-        request: UpstreamRequest,
-        body: RequestBody,
-    ) -> Result<HttpResponse, UpstreamFailure> {
-        let head_only = request.method == Method::HEAD;
-        let idle = request.timeout;
-        let response = self.send(request, body).await?;
-        Ok(relay(response, head_only, idle))
-    }
-
     /// Sends the request; the response's body is left for the caller to read.
     ///
     /// # Errors
