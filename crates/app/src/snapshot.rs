@@ -9,6 +9,7 @@ use domain::rotation::Rotation;
 use domain::{ClientKey, ConfigId, ProxyConfig, Slug, UpstreamKey};
 use secrecy::SecretString;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// Errors while loading a snapshot.
@@ -128,9 +129,32 @@ impl Snapshot {
 /// Holds the current snapshot and swaps in a new one on every change. Readers
 /// clone an `Arc` under a read lock that is never held across an await.
 pub struct SnapshotStore {
-    current: RwLock<Arc<Snapshot>>,
+    current: RwLock<Installed>,
+    /// Tickets of started reloads; a reload that started later read the
+    /// database later, so only it may replace what an earlier one installed.
+    started: AtomicU64,
     repo: Arc<dyn KeyRepository>,
     cipher: Arc<KeyCipher>,
+}
+
+/// The snapshot in force and the ticket of the reload that built it.
+struct Installed {
+    ticket: u64,
+    snapshot: Arc<Snapshot>,
+}
+
+impl Installed {
+    /// Installs `snapshot` unless a reload that started later already did:
+    /// two reloads overlapping (the admin API's own and one triggered by a
+    /// change notification) must not leave the older view in force.
+    fn install(&mut self, ticket: u64, snapshot: Snapshot) -> bool {
+        if ticket <= self.ticket {
+            return false;
+        }
+        self.ticket = ticket;
+        self.snapshot = Arc::new(snapshot);
+        true
+    }
 }
 
 impl SnapshotStore {
@@ -144,7 +168,11 @@ impl SnapshotStore {
     ) -> Result<Self, SnapshotError> {
         let snapshot = Snapshot::load(repo.as_ref(), &cipher).await?;
         Ok(Self {
-            current: RwLock::new(Arc::new(snapshot)),
+            current: RwLock::new(Installed {
+                ticket: 0,
+                snapshot: Arc::new(snapshot),
+            }),
+            started: AtomicU64::new(0),
             repo,
             cipher,
         })
@@ -153,7 +181,13 @@ impl SnapshotStore {
     /// The snapshot in force.
     #[must_use]
     pub fn current(&self) -> Arc<Snapshot> {
-        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .snapshot,
+        )
     }
 
     /// Rebuilds the snapshot from the database. On failure the old one stays
@@ -162,8 +196,12 @@ impl SnapshotStore {
     /// # Errors
     /// [`SnapshotError`] when the database fails or a key does not decrypt.
     pub async fn reload(&self) -> Result<(), SnapshotError> {
+        let ticket = self.started.fetch_add(1, Ordering::SeqCst) + 1;
         let snapshot = Snapshot::load(self.repo.as_ref(), &self.cipher).await?;
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(snapshot);
+        self.current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .install(ticket, snapshot);
         Ok(())
     }
 
@@ -174,5 +212,30 @@ impl SnapshotStore {
                 tracing::warn!(%error, "configuration reload failed; serving the previous snapshot");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_that_started_earlier_never_replaces_a_later_one() {
+        let mut installed = Installed {
+            ticket: 0,
+            snapshot: Arc::new(Snapshot::default()),
+        };
+        assert!(
+            installed.install(2, Snapshot::default()),
+            "the later reload finishes first"
+        );
+        let later = Arc::clone(&installed.snapshot);
+        assert!(
+            !installed.install(1, Snapshot::default()),
+            "the earlier, slower reload is dropped"
+        );
+        assert!(Arc::ptr_eq(&installed.snapshot, &later));
+        assert!(installed.install(3, Snapshot::default()));
+        assert!(!Arc::ptr_eq(&installed.snapshot, &later));
     }
 }
