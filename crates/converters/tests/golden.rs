@@ -299,7 +299,21 @@ fn empty_content_converts_everywhere() {
         assert!(response.parts.is_empty(), "{upstream:?}");
         for (client, _) in FORMATS {
             let rendered = converters::render_response(client, &response);
-            assert!(rendered.is_object(), "{client:?}");
+            // Each format's own way to say "no content", as its SDK reads it.
+            let (path, expected) = match client {
+                ClientFormat::Openai => ("/choices/0/message/content", serde_json::json!("")),
+                ClientFormat::OpenaiResponses => ("/output", serde_json::json!([])),
+                ClientFormat::Anthropic => ("/content", serde_json::json!([])),
+                ClientFormat::Gemini => (
+                    "/candidates/0/content/parts",
+                    serde_json::json!([{"text": ""}]),
+                ),
+            };
+            assert_eq!(
+                rendered.pointer(path),
+                Some(&expected),
+                "{upstream:?} → {client:?}: {rendered}"
+            );
         }
     }
     let empty_request = br#"{"model":"m","messages":[{"role":"user","content":""}]}"#;
