@@ -11,6 +11,7 @@ use app::bootstrap::{self, BootstrapError, PasswordOrigin};
 use app::jwt::JwtKeys;
 use app::proxy::ProxyService;
 use app::snapshot::SnapshotStore;
+use app::usage::{UsageMeter, FLUSH_INTERVAL};
 use app::{AdminService, AppInfo};
 use gateway_http::proxy::{ProxyState, UpstreamClient};
 use gateway_http::AdminState;
@@ -75,6 +76,7 @@ pub struct Application {
     port: u16,
     server: Server,
     generated_admin_password: Option<SecretString>,
+    admin: Arc<AdminService>,
 }
 
 impl Application {
@@ -103,10 +105,13 @@ impl Application {
             Arc::new(SnapshotStore::load(Arc::clone(&repo), Arc::clone(&cipher)).await?);
         // Other instances' changes arrive as notifications; this one's are applied synchronously.
         actix_web::rt::spawn(Arc::clone(&snapshots).follow(cache.subscribe()));
+        let usage = Arc::new(UsageMeter::default());
+        actix_web::rt::spawn(Arc::clone(&usage).run_flusher(Arc::clone(&repo), FLUSH_INTERVAL));
         let proxy = Arc::new(ProxyService::new(
             Arc::clone(&snapshots),
             Arc::clone(&cache),
             settings.global_proxy_keys.clone(),
+            Arc::clone(&usage),
         ));
         let info = AppInfo {
             proxy_public_base_url: settings.proxy_public_base_url.clone(),
@@ -115,18 +120,22 @@ impl Application {
             database: settings.database.name().to_owned(),
             cache: cache.backend().to_owned(),
         };
-        let service = Arc::new(AdminService::new(
-            repo,
-            cache,
-            cipher,
-            snapshots,
-            JwtKeys::new(jwt_secret.expose_secret(), settings.jwt_ttl),
-            AdminCredentials {
-                username: settings.admin_username.clone(),
-                password_hash,
-            },
-            info,
-        ));
+        let service = Arc::new(
+            AdminService::new(
+                repo,
+                cache,
+                cipher,
+                snapshots,
+                JwtKeys::new(jwt_secret.expose_secret(), settings.jwt_ttl),
+                AdminCredentials {
+                    username: settings.admin_username.clone(),
+                    password_hash,
+                },
+                info,
+            )
+            .with_usage(usage),
+        );
+        let admin = Arc::clone(&service);
         let state = web::Data::new(AdminState {
             service,
             max_body_bytes: settings.max_body_bytes,
@@ -175,6 +184,7 @@ impl Application {
             port,
             server,
             generated_admin_password,
+            admin,
         })
     }
 
@@ -215,12 +225,21 @@ impl Application {
         }
     }
 
-    /// Serves until SIGTERM/SIGINT (graceful, up to 30 s) or the handle stops it.
+    /// Serves until SIGTERM/SIGINT (graceful, up to 30 s) or the handle stops it,
+    /// then writes pending usage counters.
     ///
     /// # Errors
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        // In-flight requests have finished: their usage is complete.
+        match self.admin.flush_usage().await {
+            Ok(()) => tracing::info!("usage counters written"),
+            Err(error) => {
+                tracing::error!(%error, "usage counters could not be written at shutdown")
+            }
+        }
+        served
     }
 }
 

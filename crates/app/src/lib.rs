@@ -12,5 +12,6 @@ pub mod password;
 pub mod proxy;
 pub mod secrets;
 pub mod snapshot;
+pub mod usage;
 
 pub use admin::{AdminError, AdminService, AppInfo};

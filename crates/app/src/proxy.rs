@@ -5,6 +5,7 @@
 
 use crate::secrets::{constant_time_eq, hash_client_key};
 use crate::snapshot::{PoolKey, ServiceEntry, SnapshotStore};
+use crate::usage::UsageMeter;
 use domain::client_key::ClientKeyVerdict;
 use domain::ports::{CacheError, RateBucket, RateDecision, RotationCache};
 use domain::{
@@ -82,6 +83,7 @@ pub struct ProxyService {
     snapshots: Arc<SnapshotStore>,
     cache: Arc<dyn RotationCache>,
     global_keys: Vec<SecretString>,
+    usage: Arc<UsageMeter>,
 }
 
 impl ProxyService {
@@ -91,12 +93,20 @@ impl ProxyService {
         snapshots: Arc<SnapshotStore>,
         cache: Arc<dyn RotationCache>,
         global_keys: Vec<SecretString>,
+        usage: Arc<UsageMeter>,
     ) -> Self {
         Self {
             snapshots,
             cache,
             global_keys,
+            usage,
         }
+    }
+
+    /// This instance's usage counters.
+    #[must_use]
+    pub fn usage(&self) -> &UsageMeter {
+        &self.usage
     }
 
     /// The active service of `kind` addressed by `slug`.

@@ -43,6 +43,8 @@ pub struct TestApp {
     /// Admin password in effect.
     pub admin_password: String,
     handle: ServerHandle,
+    /// The serving task: it ends after shutdown work (the usage flush) is done.
+    running: std::sync::Mutex<Option<actix_web::rt::task::JoinHandle<std::io::Result<()>>>>,
     client: awc::Client,
 }
 
@@ -110,13 +112,14 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     };
     let port = application.port();
     let handle = application.handle();
-    actix_web::rt::spawn(application.run_until_stopped());
+    let running = actix_web::rt::spawn(application.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         data_dir,
         admin_password,
         handle,
+        running: std::sync::Mutex::new(Some(running)),
         client: awc::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .finish(),
@@ -130,9 +133,17 @@ pub fn db_path(dir: &Path) -> PathBuf {
 }
 
 impl TestApp {
-    /// Stops the server gracefully and waits for it.
+    /// Stops the server gracefully and waits for it and its shutdown work.
     pub async fn stop(&self) {
         self.handle.stop(true).await;
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(running) = running {
+            let _ = running.await;
+        }
     }
 
     /// Sends a request; `token` becomes a bearer token, `body` a JSON body.

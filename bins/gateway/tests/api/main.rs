@@ -25,3 +25,4 @@ mod proxy_rotation;
 mod proxy_streaming;
 mod secrets_at_rest;
 mod shutdown;
+mod usage;

@@ -60,7 +60,18 @@ impl AdminService {
             .list_client_keys()
             .await
             .map_err(|e| AdminError::from_repo(e, WHAT))?;
-        Ok(keys.into_iter().map(|k| k.key).collect())
+        Ok(keys
+            .into_iter()
+            .map(|stored| {
+                let mut key = stored.key;
+                let pending = self.usage.pending_client(key.id);
+                key.requests += pending.requests;
+                key.input_tokens += pending.input_tokens;
+                key.output_tokens += pending.output_tokens;
+                key.last_used_at = key.last_used_at.max(pending.last_used_at);
+                key
+            })
+            .collect())
     }
 
     /// Updates a client key (`name`, `is_active`, `allowed_slugs`, `rpm_limit`, `expires_at`).

@@ -260,7 +260,15 @@ impl AdminService {
         Ok(keys
             .into_iter()
             .zip(healths)
-            .map(|(stored, health)| key_view(stored, health))
+            .map(|(mut stored, health)| {
+                let pending = self.usage.pending_key(stored.key.id);
+                let usage = &mut stored.key.usage;
+                usage.requests += pending.requests;
+                usage.failures += pending.failures;
+                usage.input_tokens += pending.input_tokens;
+                usage.output_tokens += pending.output_tokens;
+                key_view(stored, health)
+            })
             .collect())
     }
 

@@ -6,17 +6,20 @@ mod configs;
 mod error;
 mod keys;
 mod session;
+mod stats;
 
 pub use client_keys::CreatedClientKey;
 pub use configs::ConfigView;
 pub use error::AdminError;
 pub use keys::{BatchReport, FailedKey, KeyView};
 pub use session::{AdminCredentials, TokenResponse};
+pub use stats::{ServiceStats, Stats, UsageTotals};
 
 use crate::jwt::JwtKeys;
 use crate::login_throttle::LoginThrottle;
 use crate::secrets::KeyCipher;
 use crate::snapshot::SnapshotStore;
+use crate::usage::UsageMeter;
 use domain::ports::{CacheError, ChangeEvent, KeyRepository, RotationCache};
 use serde::Serialize;
 use std::sync::Arc;
@@ -67,6 +70,7 @@ pub struct AdminService {
     credentials: AdminCredentials,
     throttle: LoginThrottle,
     info: AppInfo,
+    usage: Arc<UsageMeter>,
 }
 
 impl AdminService {
@@ -90,7 +94,26 @@ impl AdminService {
             credentials,
             throttle: LoginThrottle::default(),
             info,
+            usage: Arc::default(),
         }
+    }
+
+    /// Shares the proxy's usage counters, so listings include what is not yet written.
+    #[must_use]
+    pub fn with_usage(mut self, usage: Arc<UsageMeter>) -> Self {
+        self.usage = usage;
+        self
+    }
+
+    /// Writes pending usage now (at shutdown).
+    ///
+    /// # Errors
+    /// `Unavailable` when the database refuses the batch (it stays pending).
+    pub async fn flush_usage(&self) -> Result<(), AdminError> {
+        self.usage
+            .flush(self.repo.as_ref())
+            .await
+            .map_err(|e| AdminError::from_repo(e, "usage"))
     }
 
     /// Instance description for the UI.

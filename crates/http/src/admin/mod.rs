@@ -5,6 +5,7 @@ pub mod client_keys;
 pub mod configs;
 pub mod keys;
 pub mod login;
+pub mod stats;
 
 use actix_web::web;
 
@@ -17,6 +18,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             .configure(configs::config)
             .configure(keys::config)
             .configure(client_keys::config)
+            .configure(stats::config)
             .default_service(web::to(crate::not_found)),
     );
 }

@@ -9,7 +9,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::web::{Bytes, BytesMut};
 use app::failover::{self, Budget, Verdict};
-use app::proxy::ProxyError;
+use app::proxy::{ClientIdentity, ProxyError};
 use app::snapshot::{PoolKey, ServiceEntry};
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
@@ -63,9 +63,29 @@ pub async fn run(
     state: &ProxyState,
     client: &UpstreamClient,
     service: &ServiceEntry,
+    identity: &ClientIdentity,
     body: RequestBody,
     build: impl Fn(&PoolKey) -> Result<UpstreamRequest, Failure>,
 ) -> Result<Answer, Failure> {
+    let answer = attempt_keys(state, client, service, body, build).await;
+    if let Some(id) = identity.client_key_id {
+        let failed = !matches!(answer, Ok(Answer::Success { .. }));
+        state
+            .service
+            .usage()
+            .client_request(id, failed, domain::time_fmt::now());
+    }
+    answer
+}
+
+async fn attempt_keys(
+    state: &ProxyState,
+    client: &UpstreamClient,
+    service: &ServiceEntry,
+    body: RequestBody,
+    build: impl Fn(&PoolKey) -> Result<UpstreamRequest, Failure>,
+) -> Result<Answer, Failure> {
+    let usage = state.service.usage();
     let plan = state.service.plan(service).await?;
     // A body that may be sent more than once is kept in memory.
     let mut body = Some(if plan.order.len() > 1 {
@@ -85,7 +105,12 @@ pub async fn run(
             continue;
         }
         let request = build(key)?;
+        if last.is_some() {
+            usage.failover(service.config.id);
+        }
         let sent = client.send(request, next_body(&mut body)).await;
+        let succeeded = matches!(&sent, Ok(response) if response.status().is_success());
+        usage.key_call(key.key.id, !succeeded, domain::time_fmt::now());
         let (verdict, answer) = match sent {
             Err(failure) => {
                 let failure = failure.without_secret(key.secret.expose_secret());

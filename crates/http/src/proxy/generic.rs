@@ -84,7 +84,15 @@ async fn forward(
             timeout,
         })
     };
-    let answer = attempts::run(state, client, &service, client_body(req, payload), build).await?;
+    let answer = attempts::run(
+        state,
+        client,
+        &service,
+        &identity,
+        client_body(req, payload),
+        build,
+    )
+    .await?;
     let (mut response, index) = match answer {
         Answer::Success { response, index } => (
             upstream::relay(response, req.method() == Method::HEAD, timeout),

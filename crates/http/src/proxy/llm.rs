@@ -204,7 +204,7 @@ async fn forward(
             .map_or(RequestBody::Empty, RequestBody::Bytes),
         None => body,
     };
-    let answer = attempts::run(state, client, &service, body, build)
+    let answer = attempts::run(state, client, &service, &identity, body, build)
         .await
         .map_err(fail)?;
     let index = answer.index();

@@ -1,0 +1,216 @@
+//! Usage accounting (SPEC §7): counters are added up in memory on the hot
+//! path and written to the database in batches — every few seconds and at
+//! shutdown — so no proxied request waits for a database write.
+//!
+//! Listings add what is still pending to what the database holds, so the
+//! admin API and the UI see usage rise at once, not one flush later.
+
+use domain::ports::{KeyRepository, RepoError, UsageBatch, UsageDelta};
+use domain::{ClientKeyId, ConfigId, KeyId, Timestamp};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// How often pending usage is written (SPEC §7: at least every 5 s).
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+struct Pending {
+    keys: HashMap<KeyId, UsageDelta>,
+    client_keys: HashMap<ClientKeyId, UsageDelta>,
+}
+
+/// In-memory usage counters of this instance.
+#[derive(Default)]
+pub struct UsageMeter {
+    pending: Mutex<Pending>,
+    /// Failovers per service since this instance started (not persisted).
+    failovers: Mutex<HashMap<ConfigId, u64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain counters behind: still usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn add(into: &mut UsageDelta, from: &UsageDelta) {
+    into.requests += from.requests;
+    into.failures += from.failures;
+    into.input_tokens += from.input_tokens;
+    into.output_tokens += from.output_tokens;
+    into.last_used_at = into.last_used_at.max(from.last_used_at);
+}
+
+/// One request's worth of usage.
+fn one(failed: bool, now: Timestamp) -> UsageDelta {
+    UsageDelta {
+        requests: 1,
+        failures: u64::from(failed),
+        last_used_at: Some(now),
+        ..UsageDelta::default()
+    }
+}
+
+impl UsageMeter {
+    /// One call made with upstream key `key` (every attempt counts; `failed`
+    /// when it did not answer 2xx).
+    pub fn key_call(&self, key: KeyId, failed: bool, now: Timestamp) {
+        add(
+            lock(&self.pending).keys.entry(key).or_default(),
+            &one(failed, now),
+        );
+    }
+
+    /// One proxied request by client key `id`, `failed` when its answer was not 2xx.
+    pub fn client_request(&self, id: ClientKeyId, failed: bool, now: Timestamp) {
+        add(
+            lock(&self.pending).client_keys.entry(id).or_default(),
+            &one(failed, now),
+        );
+    }
+
+    /// Tokens an answer reported, for the key that served it and the client key.
+    pub fn tokens(&self, key: KeyId, client: Option<ClientKeyId>, input: u64, output: u64) {
+        let delta = UsageDelta {
+            input_tokens: input,
+            output_tokens: output,
+            ..UsageDelta::default()
+        };
+        let mut pending = lock(&self.pending);
+        add(pending.keys.entry(key).or_default(), &delta);
+        if let Some(id) = client {
+            add(pending.client_keys.entry(id).or_default(), &delta);
+        }
+    }
+
+    /// The request moved on from a failing key of service `config`.
+    pub fn failover(&self, config: ConfigId) {
+        *lock(&self.failovers).entry(config).or_default() += 1;
+    }
+
+    /// Failovers of `config` since this instance started.
+    #[must_use]
+    pub fn failovers_of(&self, config: ConfigId) -> u64 {
+        lock(&self.failovers).get(&config).copied().unwrap_or(0)
+    }
+
+    /// Usage of key `key` not yet written.
+    #[must_use]
+    pub fn pending_key(&self, key: KeyId) -> UsageDelta {
+        lock(&self.pending)
+            .keys
+            .get(&key)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Usage of client key `id` not yet written.
+    #[must_use]
+    pub fn pending_client(&self, id: ClientKeyId) -> UsageDelta {
+        lock(&self.pending)
+            .client_keys
+            .get(&id)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Takes everything pending, leaving the meter empty.
+    #[must_use]
+    pub fn take(&self) -> UsageBatch {
+        let pending = std::mem::take(&mut *lock(&self.pending));
+        UsageBatch {
+            keys: pending.keys.into_iter().collect(),
+            client_keys: pending.client_keys.into_iter().collect(),
+        }
+    }
+
+    /// Puts back a batch that could not be written, so nothing is lost.
+    pub fn restore(&self, batch: &UsageBatch) {
+        let mut pending = lock(&self.pending);
+        for (id, delta) in &batch.keys {
+            add(pending.keys.entry(*id).or_default(), delta);
+        }
+        for (id, delta) in &batch.client_keys {
+            add(pending.client_keys.entry(*id).or_default(), delta);
+        }
+    }
+
+    /// Writes what is pending in one batch. On failure the batch stays
+    /// pending for the next flush.
+    ///
+    /// # Errors
+    /// The repository's error.
+    pub async fn flush(&self, repo: &dyn KeyRepository) -> Result<(), RepoError> {
+        let batch = self.take();
+        if batch.keys.is_empty() && batch.client_keys.is_empty() {
+            return Ok(());
+        }
+        repo.record_usage(&batch).await.inspect_err(|_| {
+            self.restore(&batch);
+        })
+    }
+
+    /// Flushes every `interval` until the process ends.
+    pub async fn run_flusher(self: Arc<Self>, repo: Arc<dyn KeyRepository>, interval: Duration) {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = self.flush(repo.as_ref()).await {
+                tracing::warn!(%error, "cannot write usage counters; kept for the next flush");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::time_fmt::now;
+
+    #[test]
+    fn counts_add_up_and_take_empties_the_meter() {
+        let meter = UsageMeter::default();
+        meter.key_call(1, false, now());
+        meter.key_call(1, true, now());
+        meter.client_request(7, false, now());
+        meter.tokens(1, Some(7), 10, 3);
+        let key = meter.pending_key(1);
+        assert_eq!(
+            (
+                key.requests,
+                key.failures,
+                key.input_tokens,
+                key.output_tokens
+            ),
+            (2, 1, 10, 3)
+        );
+        assert!(key.last_used_at.is_some());
+        assert_eq!(meter.pending_client(7).requests, 1);
+        assert_eq!(meter.pending_client(7).output_tokens, 3);
+        let batch = meter.take();
+        assert_eq!(batch.keys.len(), 1);
+        assert_eq!(batch.client_keys.len(), 1);
+        assert_eq!(meter.pending_key(1), UsageDelta::default());
+    }
+
+    #[test]
+    fn a_restored_batch_is_merged_with_newer_usage() {
+        let meter = UsageMeter::default();
+        meter.key_call(1, true, now());
+        let batch = meter.take();
+        meter.key_call(1, false, now());
+        meter.restore(&batch);
+        let key = meter.pending_key(1);
+        assert_eq!((key.requests, key.failures), (2, 1));
+    }
+
+    #[test]
+    fn failovers_are_counted_per_service() {
+        let meter = UsageMeter::default();
+        meter.failover(3);
+        meter.failover(3);
+        assert_eq!(meter.failovers_of(3), 2);
+        assert_eq!(meter.failovers_of(4), 0);
+    }
+}
