@@ -40,6 +40,10 @@ bench:
 test-sdk:
     scripts/test-sdk.sh
 
+# The browser tests of the web UI alone (chromium + playwright-core; screenshots to docs/screenshots).
+test-ui:
+    scripts/test-ui.sh
+
 # Fuzz every converter target for SECONDS each (nightly + cargo-fuzz); new inputs go to
 # fuzz/target/corpus, the committed seed corpus stays small.
 fuzz SECONDS="300":

@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod openapi;
 pub mod proxy;
+pub mod ui;
 
 use actix_web::web;
 use app::AdminService;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::config(cfg);
     openapi::config(cfg);
     proxy::config(cfg);
+    ui::config(cfg);
     cfg.service(
         web::scope("/api")
             .configure(admin::config)

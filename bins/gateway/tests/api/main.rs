@@ -25,4 +25,5 @@ mod proxy_rotation;
 mod proxy_streaming;
 mod secrets_at_rest;
 mod shutdown;
+mod ui;
 mod usage;
