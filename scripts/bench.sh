@@ -2,8 +2,9 @@
 # `just bench`: requests/s and p50/p99 latency through the gateway and
 # directly against the testkit mock upstream, in the same run, at 1, 64 and
 # 256 connections, non-streamed and streamed (20 SSE events per response);
-# then the same binary as an enterprise instance (MariaDB + Redis on loopback)
-# against the lightweight one, interleaved.
+# then telemetry on against off (TELEMETRY_ENABLED=false), and the same binary
+# as an enterprise instance (MariaDB + Redis on loopback) against the
+# lightweight one, both interleaved.
 # Writes the table to docs/benchmarks.md (between the BENCH markers) and prints it.
 #
 # Environment: BENCH_DURATION (seconds per cell, default 10), BENCH_WRITE=0 to
@@ -30,7 +31,7 @@ BENCH_DB="akr_bench_$$"
 REDIS_PREFIX="akr_bench_$$"
 
 cleanup() {
-  kill "${GATEWAY_PID:-}" "${ENTERPRISE_PID:-}" 2>/dev/null || true
+  kill "${GATEWAY_PID:-}" "${ENTERPRISE_PID:-}" "${OFF_PID:-}" 2>/dev/null || true
   kill -INT "${MOCK_PID:-}" 2>/dev/null || true
   wait 2>/dev/null || true
   mysql -uroot -e "DROP DATABASE IF EXISTS $BENCH_DB" 2>/dev/null || true
@@ -66,6 +67,9 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $CLIENT_KEY"
 LUA
 
+# a / b with `format` (default two decimals); 0 when b is 0.
+ratio() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { printf f, (b > 0 ? a / b : 0) }'; }
+
 # wrk's latency lines read like "50%  1.23ms"; print milliseconds.
 to_ms() {
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
@@ -77,6 +81,7 @@ run() { # mode target connections -> "rps p50 p99"
     direct) url="http://127.0.0.1:$MOCK_PORT/v1/chat/completions" ;;
     gateway) url="http://127.0.0.1:$GATEWAY_PORT/llm/bench/v1/chat/completions" ;;
     enterprise) url="http://127.0.0.1:$ENTERPRISE_PORT/llm/bench/v1/chat/completions" ;;
+    off) url="http://127.0.0.1:${OFF_PORT:-0}/llm/bench/v1/chat/completions" ;;
   esac
   if [ "$mode" = streamed ]; then url="$url?events=20"; script="$WORK/stream.lua"; else script="$WORK/chat.lua"; fi
   [ "$conns" -lt 2 ] && threads=1
@@ -101,11 +106,42 @@ for mode in non-streamed streamed; do
     gateway=$(run "$mode" gateway "$conns") || exit 1
     read -r d_rps d_p50 d_p99 <<<"$direct"
     read -r g_rps g_p50 g_p99 <<<"$gateway"
-    ratio=$(awk -v g="$g_rps" -v d="$d_rps" 'BEGIN { printf "%.2f", (d > 0 ? g / d : 0) }')
+    ratio=$(ratio "$g_rps" "$d_rps")
     echo "| $mode | $conns | $d_rps | $g_rps | $ratio | $d_p50 / $d_p99 | $g_p50 / $g_p99 |" >>"$TABLE"
     tail -1 "$TABLE"
   done
 done
+
+# Telemetry (usage accounting, request log, metrics) on against off: a second
+# lightweight gateway with TELEMETRY_ENABLED=false, interleaved, 3 rounds.
+OFF_PORT=18083
+BACKEND_PORT=$OFF_PORT BIND_ADDRESS=127.0.0.1 DATABASE_PATH="$WORK/data/bench-off.db" ADMIN_PASSWORD=bench \
+  GLOBAL_PROXY_KEYS=$CLIENT_KEY LOG_LEVEL=warn TELEMETRY_ENABLED=false target/release/gateway 2>"$WORK/off.log" >/dev/null &
+OFF_PID=$!
+wait_for "http://127.0.0.1:$OFF_PORT/healthz"
+bench_service "$OFF_PORT"
+TELEMETRY_TABLE="$WORK/telemetry.md"
+{
+  echo "| round | mode | connections | telemetry on req/s | telemetry off req/s | on/off |"
+  echo "|---|---|---|---|---|---|"
+} >"$TELEMETRY_TABLE"
+for round in 1 2 3; do
+  for mode in non-streamed streamed; do
+    on=$(run "$mode" gateway 64) || exit 1
+    off=$(run "$mode" off 64) || exit 1
+    read -r on_rps _ _ <<<"$on"
+    read -r off_rps _ _ <<<"$off"
+    ratio=$(ratio "$on_rps" "$off_rps" %.3f)
+    echo "| $round | $mode | 64 | $on_rps | $off_rps | $ratio |" >>"$TELEMETRY_TABLE"
+    tail -1 "$TELEMETRY_TABLE"
+    ON_SUM=$((${ON_SUM:-0} + on_rps))
+    OFF_SUM=$((${OFF_SUM:-0} + off_rps))
+  done
+done
+pooled=$(ratio "$ON_SUM" "$OFF_SUM" %.3f)
+echo "| pooled | all | 64 | $ON_SUM | $OFF_SUM | $pooled |" >>"$TELEMETRY_TABLE"
+kill "$OFF_PID" 2>/dev/null || true
+wait "$OFF_PID" 2>/dev/null || true
 
 # Enterprise (MariaDB + Redis rotation) against lightweight, same binary, interleaved.
 ENTERPRISE_TABLE="$WORK/enterprise.md"
@@ -133,7 +169,7 @@ if mysql -uroot -e "CREATE DATABASE $BENCH_DB" 2>/dev/null && redis-cli ping >/d
       ent=$(run non-streamed enterprise "$conns") || exit 1
       read -r l_rps l_p50 l_p99 <<<"$light"
       read -r e_rps e_p50 e_p99 <<<"$ent"
-      ratio=$(awk -v e="$e_rps" -v l="$l_rps" 'BEGIN { printf "%.2f", (l > 0 ? e / l : 0) }')
+      ratio=$(ratio "$e_rps" "$l_rps")
       echo "| $round | $conns | $l_rps | $e_rps | $ratio | $l_p50 / $l_p99 | $e_p50 / $e_p99 |" >>"$ENTERPRISE_TABLE"
       tail -1 "$ENTERPRISE_TABLE"
       L_SUM=$((${L_SUM:-0} + l_rps))
@@ -141,7 +177,7 @@ if mysql -uroot -e "CREATE DATABASE $BENCH_DB" 2>/dev/null && redis-cli ping >/d
     done
   done
   # Single cells are noisy on a shared machine; the pooled ratio is the figure to compare with the target.
-  pooled=$(awk -v e="$E_SUM" -v l="$L_SUM" 'BEGIN { printf "%.2f", (l > 0 ? e / l : 0) }')
+  pooled=$(ratio "$E_SUM" "$L_SUM")
   echo "| pooled | all | $L_SUM | $E_SUM | $pooled | | |" >>"$ENTERPRISE_TABLE"
 else
   echo "(MariaDB or Redis not reachable on loopback: enterprise not measured)" >"$ENTERPRISE_TABLE"
@@ -149,15 +185,17 @@ fi
 
 MACHINE="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), $(date -u +%Y-%m-%d)"
 if [ "${BENCH_WRITE:-1}" = 1 ]; then
-  python3 - "$TABLE" "$MACHINE" "$DURATION" "$ENTERPRISE_TABLE" <<'PY'
+  python3 - "$TABLE" "$MACHINE" "$DURATION" "$ENTERPRISE_TABLE" "$TELEMETRY_TABLE" <<'PY'
 import pathlib, sys
 table = pathlib.Path(sys.argv[1]).read_text()
 machine, duration = sys.argv[2], sys.argv[3]
 enterprise = pathlib.Path(sys.argv[4]).read_text()
+telemetry = pathlib.Path(sys.argv[5]).read_text()
 doc = pathlib.Path("docs/benchmarks.md")
 text = doc.read_text()
 for name, body in (("BENCH", f"Machine: {machine}. {duration} s per cell.\n\n{table}"),
-                   ("ENTERPRISE", f"Machine: {machine}. {duration} s per cell, non-streamed.\n\n{enterprise}")):
+                   ("ENTERPRISE", f"Machine: {machine}. {duration} s per cell, non-streamed.\n\n{enterprise}"),
+                   ("TELEMETRY", f"Machine: {machine}. {duration} s per cell.\n\n{telemetry}")):
     start, end = f"<!-- {name}:START -->", f"<!-- {name}:END -->"
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
@@ -165,4 +203,4 @@ for name, body in (("BENCH", f"Machine: {machine}. {duration} s per cell.\n\n{ta
 doc.write_text(text)
 PY
 fi
-cat "$TABLE" "$ENTERPRISE_TABLE"
+cat "$TABLE" "$TELEMETRY_TABLE" "$ENTERPRISE_TABLE"

@@ -235,8 +235,37 @@ test('the console, end to end', async (t) => {
 
     await nav('Dashboard').click();
     await page.locator('#total-requests .card-value').filter({ hasText: /^3$/ }).waitFor();
+    // The mock reports 5 + 5 tokens per answer.
+    await page.locator('#total-input-tokens .card-value').filter({ hasText: /^15$/ }).waitFor();
+    await page.locator('#total-output-tokens .card-value').filter({ hasText: /^15$/ }).waitFor();
     await shot('dashboard');
     await assertNoUpstreamKeyLeaked('after use');
+  });
+
+  await step('the request log shows each call, filtered', async () => {
+    await nav('Request log').click();
+    // Rows are written within a second: apply the filter until they are there.
+    for (let i = 0; i < 20 && await page.locator('tr[data-request-id]').count() < 3; i++) {
+      await page.waitForTimeout(250);
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+    }
+    await page.getByLabel('Status').selectOption('2xx');
+    await page.getByLabel('Service').selectOption('demo-llm');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.locator('#log-summary').filter({ hasText: '3 requests shown' }).waitFor();
+    const first = page.locator('tr[data-request-id]').first();
+    assert.match(await first.textContent(), /demo-llm/);
+    assert.match(await first.textContent(), /ui-test-app/);
+    assert.match(await first.textContent(), /gpt-4o-mini/);
+    await page.getByLabel('Status').selectOption('5xx');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.locator('#log-summary').filter({ hasText: 'No requests match.' }).waitFor();
+    await page.getByLabel('Status').selectOption('');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.locator('#log-summary').filter({ hasText: '3 requests shown' }).waitFor();
+    await assertControlsLabelled('request log');
+    await assertNoUpstreamKeyLeaked('request log');
+    await shot('request-logs');
   });
 
   await step('test a key from the key pool', async () => {

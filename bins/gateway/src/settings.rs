@@ -64,6 +64,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("METRICS_TOKEN", ""),
     ("CORS_ALLOWED_ORIGINS", ""),
     ("EXPOSE_KEY_ID", "false"),
+    ("TELEMETRY_ENABLED", "true"),
+    ("REQUEST_LOG_ENABLED", "true"),
+    ("REQUEST_LOG_QUEUE_SIZE", "20000"),
+    ("METRICS_ENABLED", "true"),
     ("REQUEST_LOG_RETENTION_DAYS", "30"),
     ("REQUEST_LOG_MAX_ROWS", "1000000"),
 ];
@@ -168,6 +172,14 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
     /// `EXPOSE_KEY_ID`.
     pub expose_key_id: bool,
+    /// `TELEMETRY_ENABLED`.
+    pub telemetry_enabled: bool,
+    /// `REQUEST_LOG_ENABLED`.
+    pub request_log_enabled: bool,
+    /// `REQUEST_LOG_QUEUE_SIZE`.
+    pub request_log_queue_size: usize,
+    /// `METRICS_ENABLED`.
+    pub metrics_enabled: bool,
     /// `REQUEST_LOG_RETENTION_DAYS`.
     pub request_log_retention_days: u32,
     /// `REQUEST_LOG_MAX_ROWS`.
@@ -273,6 +285,13 @@ impl Settings {
                 .map(str::to_owned)
                 .collect(),
             expose_key_id: boolean("EXPOSE_KEY_ID", &text("EXPOSE_KEY_ID"))?,
+            telemetry_enabled: boolean("TELEMETRY_ENABLED", &text("TELEMETRY_ENABLED"))?,
+            request_log_enabled: boolean("REQUEST_LOG_ENABLED", &text("REQUEST_LOG_ENABLED"))?,
+            request_log_queue_size: positive(
+                "REQUEST_LOG_QUEUE_SIZE",
+                &text("REQUEST_LOG_QUEUE_SIZE"),
+            )?,
+            metrics_enabled: boolean("METRICS_ENABLED", &text("METRICS_ENABLED"))?,
             request_log_retention_days: positive(
                 "REQUEST_LOG_RETENTION_DAYS",
                 &text("REQUEST_LOG_RETENTION_DAYS"),

@@ -11,8 +11,10 @@ use app::bootstrap::{self, BootstrapError, PasswordOrigin};
 use app::jwt::JwtKeys;
 use app::proxy::ProxyService;
 use app::snapshot::SnapshotStore;
-use app::usage::{UsageMeter, FLUSH_INTERVAL};
+use app::telemetry::{Retention, Switches, Telemetry, REQUEST_LOG_FLUSH_INTERVAL};
+use app::usage::FLUSH_INTERVAL;
 use app::{AdminService, AppInfo};
+use domain::ports::KeyRepository;
 use gateway_http::proxy::{ProxyState, UpstreamClient};
 use gateway_http::AdminState;
 use secrecy::{ExposeSecret, SecretString};
@@ -85,11 +87,23 @@ impl Application {
     /// # Errors
     /// [`StartupError`] naming the variable or file to fix.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with(settings, |repo| repo).await
+    }
+
+    /// [`Application::build`], with the repository passed through `wrap`
+    /// first (tests count or stall its calls).
+    ///
+    /// # Errors
+    /// [`StartupError`] naming the variable or file to fix.
+    pub async fn build_with(
+        settings: Settings,
+        wrap: impl FnOnce(Arc<dyn KeyRepository>) -> Arc<dyn KeyRepository>,
+    ) -> Result<Self, StartupError> {
         // The cache first: it has no side effects, so a misconfigured cache
         // fails before the database file is created.
         backends::require_shared_encryption_key(&settings)?;
         let cache = backends::open_cache(&settings).await?;
-        let repo = backends::open_repository(&settings).await?;
+        let repo = wrap(backends::open_repository(&settings).await?);
         let cipher = Arc::new(encryption_key::load_or_generate(
             settings.encryption_key.as_ref(),
             &settings.data_dir(),
@@ -105,13 +119,28 @@ impl Application {
             Arc::new(SnapshotStore::load(Arc::clone(&repo), Arc::clone(&cipher)).await?);
         // Other instances' changes arrive as notifications; this one's are applied synchronously.
         actix_web::rt::spawn(Arc::clone(&snapshots).follow(cache.subscribe()));
-        let usage = Arc::new(UsageMeter::default());
-        actix_web::rt::spawn(Arc::clone(&usage).run_flusher(Arc::clone(&repo), FLUSH_INTERVAL));
+        let telemetry = Arc::new(Telemetry::configured(
+            Switches {
+                telemetry: settings.telemetry_enabled,
+                request_log: settings.request_log_enabled,
+                metrics: settings.metrics_enabled,
+            },
+            settings.request_log_queue_size,
+        ));
+        actix_web::rt::spawn(Arc::clone(&telemetry).run_writers(
+            Arc::clone(&repo),
+            FLUSH_INTERVAL,
+            REQUEST_LOG_FLUSH_INTERVAL,
+            Retention {
+                days: settings.request_log_retention_days,
+                max_rows: settings.request_log_max_rows,
+            },
+        ));
         let proxy = Arc::new(ProxyService::new(
             Arc::clone(&snapshots),
             Arc::clone(&cache),
             settings.global_proxy_keys.clone(),
-            Arc::clone(&usage),
+            Arc::clone(&telemetry),
         ));
         let info = AppInfo {
             proxy_public_base_url: settings.proxy_public_base_url.clone(),
@@ -133,12 +162,13 @@ impl Application {
                 },
                 info,
             )
-            .with_usage(usage),
+            .with_telemetry(telemetry),
         );
         let admin = Arc::clone(&service);
         let state = web::Data::new(AdminState {
             service,
             max_body_bytes: settings.max_body_bytes,
+            metrics_token: settings.metrics_token.clone(),
         });
         let proxy_state = web::Data::new(ProxyState {
             service: Arc::clone(&proxy),
@@ -233,12 +263,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         // In-flight requests have finished: their usage is complete.
-        match self.admin.flush_usage().await {
-            Ok(()) => tracing::info!("usage counters written"),
-            Err(error) => {
-                tracing::error!(%error, "usage counters could not be written at shutdown")
-            }
-        }
+        self.admin.flush_telemetry().await;
+        tracing::info!("usage counters and request log written");
         served
     }
 }

@@ -12,6 +12,7 @@ pub mod password;
 pub mod proxy;
 pub mod secrets;
 pub mod snapshot;
+pub mod telemetry;
 pub mod usage;
 
 pub use admin::{AdminError, AdminService, AppInfo};

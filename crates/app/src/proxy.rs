@@ -5,7 +5,7 @@
 
 use crate::secrets::{constant_time_eq, hash_client_key};
 use crate::snapshot::{PoolKey, ServiceEntry, SnapshotStore};
-use crate::usage::UsageMeter;
+use crate::telemetry::Telemetry;
 use domain::client_key::ClientKeyVerdict;
 use domain::ports::{CacheError, RateBucket, RateDecision, RotationCache};
 use domain::{
@@ -83,7 +83,7 @@ pub struct ProxyService {
     snapshots: Arc<SnapshotStore>,
     cache: Arc<dyn RotationCache>,
     global_keys: Vec<SecretString>,
-    usage: Arc<UsageMeter>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl ProxyService {
@@ -93,20 +93,20 @@ impl ProxyService {
         snapshots: Arc<SnapshotStore>,
         cache: Arc<dyn RotationCache>,
         global_keys: Vec<SecretString>,
-        usage: Arc<UsageMeter>,
+        telemetry: Arc<Telemetry>,
     ) -> Self {
         Self {
             snapshots,
             cache,
             global_keys,
-            usage,
+            telemetry,
         }
     }
 
-    /// This instance's usage counters.
+    /// This instance's usage counters, request log and metrics.
     #[must_use]
-    pub fn usage(&self) -> &UsageMeter {
-        &self.usage
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
     }
 
     /// The active service of `kind` addressed by `slug`.
@@ -186,6 +186,7 @@ impl ProxyService {
                 Err(ProxyError::ClientRateLimited { limit, retry_after })
             }
             Err(error) => {
+                self.telemetry.cache_error("client_rate_limit");
                 tracing::warn!(%error, "rate limit not checked: cache unavailable");
                 Ok(())
             }
@@ -207,6 +208,7 @@ impl ProxyService {
             Ok(RateDecision::Allowed) => Ok(()),
             Ok(RateDecision::Limited { retry_after }) => Err(retry_after),
             Err(error) => {
+                self.telemetry.cache_error("key_rate_limit");
                 tracing::warn!(%error, "key rate limit not checked: cache unavailable");
                 Ok(())
             }
@@ -232,7 +234,8 @@ impl ProxyService {
         let (counter, health) = self
             .cache
             .next_counter_with_health(service.config.id, &ids)
-            .await?;
+            .await
+            .inspect_err(|_| self.telemetry.cache_error("rotation"))?;
         let now = time_fmt::now();
         let random = match service.config.rotation_strategy {
             RotationStrategy::Random => random_u64(),
@@ -278,12 +281,25 @@ impl ProxyService {
             .await
         {
             Ok(health) => {
+                if let Some(reason) = cooldown_reason(outcome) {
+                    self.telemetry
+                        .metrics
+                        .cooldowns
+                        .get_or_create(&[
+                            ("service", service.config.slug.to_string()),
+                            ("reason", reason.to_owned()),
+                        ])
+                        .inc();
+                }
                 if !matches!(outcome, KeyOutcome::Success { .. }) {
                     tracing::info!(service = %service.config.slug, key_id = key.key.id, key = %key.key.key_masked,
                         state = ?health.state, cooldown_until = ?health.cooldown_until, "key health changed");
                 }
             }
-            Err(error) => tracing::warn!(%error, key_id = key.key.id, "cannot record key health"),
+            Err(error) => {
+                self.telemetry.cache_error("record_health");
+                tracing::warn!(%error, key_id = key.key.id, "cannot record key health");
+            }
         }
     }
 }
@@ -367,4 +383,15 @@ fn earliest_recovery(health: &[KeyHealth], now: domain::Timestamp) -> Option<Dur
 fn random_u64() -> u64 {
     use rand_core::{OsRng, RngCore};
     OsRng.next_u64()
+}
+
+/// The metrics label of the cooldown an outcome causes.
+fn cooldown_reason(outcome: &KeyOutcome) -> Option<&'static str> {
+    match outcome {
+        KeyOutcome::Success { .. } => None,
+        KeyOutcome::RateLimited { .. } => Some("rate_limited"),
+        KeyOutcome::Rejected { .. } => Some("rejected"),
+        KeyOutcome::Transient { .. } => Some("transient"),
+        KeyOutcome::Invalid { .. } => Some("invalid"),
+    }
 }

@@ -8,7 +8,7 @@
 use domain::ports::{KeyRepository, RepoError, UsageBatch, UsageDelta};
 use domain::{ClientKeyId, ConfigId, KeyId, Timestamp};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// How often pending usage is written (SPEC §7: at least every 5 s).
@@ -26,6 +26,9 @@ pub struct UsageMeter {
     pending: Mutex<Pending>,
     /// Failovers per service since this instance started (not persisted).
     failovers: Mutex<HashMap<ConfigId, u64>>,
+    /// Held while a batch is being written, so the flush at shutdown waits
+    /// for a periodic one still on the wire instead of returning early.
+    writing: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -141,6 +144,7 @@ impl UsageMeter {
     /// # Errors
     /// The repository's error.
     pub async fn flush(&self, repo: &dyn KeyRepository) -> Result<(), RepoError> {
+        let _writing = self.writing.lock().await;
         let batch = self.take();
         if batch.keys.is_empty() && batch.client_keys.is_empty() {
             return Ok(());
@@ -148,18 +152,6 @@ impl UsageMeter {
         repo.record_usage(&batch).await.inspect_err(|_| {
             self.restore(&batch);
         })
-    }
-
-    /// Flushes every `interval` until the process ends.
-    pub async fn run_flusher(self: Arc<Self>, repo: Arc<dyn KeyRepository>, interval: Duration) {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            if let Err(error) = self.flush(repo.as_ref()).await {
-                tracing::warn!(%error, "cannot write usage counters; kept for the next flush");
-            }
-        }
     }
 }
 

@@ -347,7 +347,7 @@ fn stop_name(stop: StopReason) -> &'static str {
 }
 
 /// Anthropic counts cached prompt tokens apart; the universal count includes them.
-fn usage_from(u: &Value) -> Usage {
+pub(crate) fn usage_from(u: &Value) -> Usage {
     let cached = u["cache_read_input_tokens"].as_u64();
     Usage {
         input_tokens: json::count(&u["input_tokens"])

@@ -433,7 +433,7 @@ fn finish_name(stop: StopReason) -> &'static str {
 }
 
 /// Gemini counts thoughts apart from candidates; the universal output includes them.
-fn usage_from(u: &Value) -> Usage {
+pub(crate) fn usage_from(u: &Value) -> Usage {
     let thoughts = u["thoughtsTokenCount"].as_u64();
     Usage {
         input_tokens: json::count(&u["promptTokenCount"]),

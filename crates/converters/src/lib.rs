@@ -14,6 +14,7 @@ pub mod openai_chat;
 pub mod responses;
 pub mod sse;
 pub mod stream;
+pub mod usage;
 
 pub use error::ConvertError;
 pub use stream::StreamConverter;
@@ -343,6 +344,12 @@ pub fn prepare_chat(
 }
 
 impl PreparedChat {
+    /// The model the client asked for.
+    #[must_use]
+    pub fn client_model(&self) -> &str {
+        &self.client_model
+    }
+
     /// Converts a complete upstream response for the client.
     ///
     /// # Errors

@@ -449,7 +449,7 @@ fn finish_reason(stop: StopReason) -> &'static str {
     }
 }
 
-fn usage_from(u: &Value) -> Usage {
+pub(crate) fn usage_from(u: &Value) -> Usage {
     Usage {
         input_tokens: json::count(&u["prompt_tokens"]),
         output_tokens: json::count(&u["completion_tokens"]),

@@ -306,7 +306,7 @@ pub fn render_request(request: &ChatRequest) -> Value {
 
 // ---------- responses ----------
 
-fn usage_from(u: &Value) -> Usage {
+pub(crate) fn usage_from(u: &Value) -> Usage {
     Usage {
         input_tokens: json::count(&u["input_tokens"]),
         output_tokens: json::count(&u["output_tokens"]),

@@ -13,6 +13,7 @@ pub mod health;
 pub mod llm;
 pub mod masking;
 pub mod ports;
+pub mod request_log;
 pub mod rotation;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -4,6 +4,7 @@
 use crate::client_key::{ClientKeyPatch, NewClientKey, StoredClientKey};
 use crate::config::{ProxyConfig, ProxyConfigDraft};
 use crate::health::{KeyHealth, KeyOutcome};
+use crate::request_log::{RequestLogEntry, RequestLogQuery};
 use crate::upstream_key::{KeyPatch, NewUpstreamKey, StoredKey};
 use crate::{ClientKeyId, ConfigId, KeyId, Timestamp};
 use async_trait::async_trait;
@@ -204,6 +205,28 @@ pub trait KeyRepository: Send + Sync {
     /// # Errors
     /// `Unavailable`; rows of deleted keys are ignored.
     async fn record_usage(&self, batch: &UsageBatch) -> Result<(), RepoError>;
+    /// Appends request-log rows (ids are assigned by the database).
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn insert_request_logs(&self, rows: &[RequestLogEntry]) -> Result<(), RepoError>;
+    /// One page of the request log, newest first (up to `limit` rows).
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn list_request_logs(
+        &self,
+        query: &RequestLogQuery,
+    ) -> Result<Vec<RequestLogEntry>, RepoError>;
+    /// Deletes rows older than `older_than` and all but the newest `max_rows`; returns how many.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn prune_request_logs(
+        &self,
+        older_than: Timestamp,
+        max_rows: u64,
+    ) -> Result<u64, RepoError>;
     /// Checks the database answers.
     ///
     /// # Errors

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod proxy;
 pub mod ui;
@@ -22,6 +23,8 @@ pub struct AdminState {
     pub service: Arc<AdminService>,
     /// Largest accepted request body (`MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// `METRICS_TOKEN`: bearer token `/metrics` requires, if set.
+    pub metrics_token: Option<secrecy::SecretString>,
 }
 
 /// Registers every route of this crate. The caller adds `web::Data<AdminState>`.
@@ -33,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ApiError::bad_request("invalid_query", format!("bad query string: {err}")).into()
     }));
     health::config(cfg);
+    metrics::config(cfg);
     openapi::config(cfg);
     proxy::config(cfg);
     ui::config(cfg);

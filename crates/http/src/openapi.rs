@@ -1,7 +1,7 @@
 //! The OpenAPI 3 document of the admin API, generated from the handlers'
 //! annotations, served at `/api/docs/openapi.json`.
 
-use crate::admin::{app_config, client_keys, configs, keys, login, stats};
+use crate::admin::{app_config, client_keys, configs, keys, login, request_logs, stats};
 use crate::health;
 use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -38,7 +38,7 @@ impl Modify for BearerAuth {
         keys::update::patch_key, keys::delete::delete_key, keys::test::test_key,
         client_keys::create::create_client_key, client_keys::list::list_client_keys,
         client_keys::update::patch_client_key, client_keys::delete::delete_client_key,
-        stats::stats,
+        stats::stats, request_logs::request_logs,
     ),
     components(schemas(domain::ErrorRule, domain::ErrorAction))
 )]

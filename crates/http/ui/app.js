@@ -9,6 +9,7 @@ import * as services from './pages/services.js';
 import * as serviceForm from './pages/service-form.js';
 import * as keys from './pages/keys.js';
 import * as clientKeys from './pages/client-keys.js';
+import * as requestLogs from './pages/request-logs.js';
 
 const routes = [
   [/^#\/login$/, login, {}],
@@ -18,6 +19,7 @@ const routes = [
   [/^#\/services\/(\d+)\/edit$/, serviceForm, { nav: 'services', param: 'id' }],
   [/^#\/services\/(\d+)\/keys$/, keys, { nav: 'services', param: 'id' }],
   [/^#\/client-keys$/, clientKeys, { nav: 'client-keys' }],
+  [/^#\/request-logs$/, requestLogs, { nav: 'request-logs' }],
 ];
 
 let appConfig = null;
@@ -62,7 +64,8 @@ function renderTopbar(active) {
     h('nav', { 'aria-label': t('nav.main') },
       link('dashboard', '#/', t('nav.dashboard')),
       link('services', '#/services', t('nav.services')),
-      link('client-keys', '#/client-keys', t('nav.clientKeys'))),
+      link('client-keys', '#/client-keys', t('nav.clientKeys')),
+      link('request-logs', '#/request-logs', t('nav.requestLogs'))),
     h('div', { class: 'tools' }, languageSelect, themeButton, logout),
   );
 }

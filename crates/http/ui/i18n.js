@@ -5,7 +5,7 @@ export const LANGUAGES = [['en', 'English'], ['zh-CN', '简体中文']];
 const en = {
   'nav.main': 'Main', 'nav.skip': 'Skip to content', 'nav.dashboard': 'Dashboard', 'nav.services': 'Services', 'nav.clientKeys': 'Client keys',
   'nav.language': 'Language', 'nav.logout': 'Log out', 'nav.dark': 'Dark theme', 'nav.light': 'Light theme',
-  'title.login': 'Log in', 'title.dashboard': 'Dashboard', 'title.services': 'Services', 'title.client-keys': 'Client keys',
+  'title.login': 'Log in', 'title.dashboard': 'Dashboard', 'title.services': 'Services', 'title.client-keys': 'Client keys', 'title.request-logs': 'Request log', 'nav.requestLogs': 'Request log',
   'login.subtitle': 'Sign in to manage services, keys and client keys.', 'login.username': 'Username',
   'login.password': 'Password', 'login.submit': 'Log in', 'login.wrong': 'Wrong username or password.',
   'login.throttled': 'Too many attempts. Try again in {s} s.', 'login.expired': 'Your session has expired. Please log in again.',
@@ -71,12 +71,18 @@ const en = {
   'clientKeys.createdTitle': 'Client key {name} created',
   'clientKeys.shownOnce': 'Copy it now: it is stored only as a hash and will not be shown again.',
   'clientKeys.dismiss': 'I have copied it',
+  'logs.title': 'Request log', 'logs.intro': 'One row per proxied request, newest first. Never bodies or keys.',
+  'logs.any': 'Any', 'logs.service': 'Service', 'logs.clientKey': 'Client key', 'logs.status': 'Status',
+  'logs.since': 'From', 'logs.until': 'Until', 'logs.apply': 'Apply filters', 'logs.more': 'Load older',
+  'logs.time': 'Time', 'logs.formats': 'Format', 'logs.model': 'Model', 'logs.attempts': 'Attempts',
+  'logs.latency': 'Latency', 'logs.ttfb': 'first byte {ms} ms', 'logs.shown': '{n} requests shown',
+  'logs.none': 'No requests match.',
 };
 
 const zh = {
   'nav.main': '主导航', 'nav.skip': '跳到正文', 'nav.dashboard': '概览', 'nav.services': '服务', 'nav.clientKeys': '客户端密钥',
   'nav.language': '语言', 'nav.logout': '退出登录', 'nav.dark': '深色主题', 'nav.light': '浅色主题',
-  'title.login': '登录', 'title.dashboard': '概览', 'title.services': '服务', 'title.client-keys': '客户端密钥',
+  'title.login': '登录', 'title.dashboard': '概览', 'title.services': '服务', 'title.client-keys': '客户端密钥', 'title.request-logs': '请求日志', 'nav.requestLogs': '请求日志',
   'login.subtitle': '登录以管理服务、密钥和客户端密钥。', 'login.username': '用户名', 'login.password': '密码',
   'login.submit': '登录', 'login.wrong': '用户名或密码错误。', 'login.throttled': '尝试次数过多，请 {s} 秒后再试。',
   'login.expired': '会话已过期，请重新登录。',
@@ -141,6 +147,12 @@ const zh = {
   'clientKeys.createdTitle': '客户端密钥 {name} 已创建',
   'clientKeys.shownOnce': '请立即复制：密钥只以哈希形式保存，之后不会再显示。',
   'clientKeys.dismiss': '我已复制',
+  'logs.title': '请求日志', 'logs.intro': '每个代理请求一行，最新的在前。从不记录请求体或密钥。',
+  'logs.any': '全部', 'logs.service': '服务', 'logs.clientKey': '客户端密钥', 'logs.status': '状态',
+  'logs.since': '开始时间', 'logs.until': '结束时间', 'logs.apply': '应用筛选', 'logs.more': '加载更早的',
+  'logs.time': '时间', 'logs.formats': '格式', 'logs.model': '模型', 'logs.attempts': '尝试次数',
+  'logs.latency': '延迟', 'logs.ttfb': '首字节 {ms} 毫秒', 'logs.shown': '显示 {n} 个请求',
+  'logs.none': '没有匹配的请求。',
 };
 
 const dictionaries = { en, 'zh-CN': zh };

@@ -21,6 +21,8 @@ pub struct TestOptions {
     pub env: Vec<(String, String)>,
     /// Reuse this data directory (to test restarts); a new one by default.
     pub data_dir: Option<Arc<tempfile::TempDir>>,
+    /// Count (and stall) the repository's batched writes.
+    pub spy: Option<Arc<crate::Spy>>,
 }
 
 impl TestOptions {
@@ -105,7 +107,13 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         raw.insert(var, value);
     }
     let settings = Settings::from_raw(&raw).expect("test settings");
-    let application = Application::build(settings).await.expect("gateway starts");
+    let spy = options.spy.clone();
+    let application = Application::build_with(settings, |repo| match spy {
+        Some(spy) => crate::SpyRepository::wrap(repo, spy),
+        None => repo,
+    })
+    .await
+    .expect("gateway starts");
     let admin_password = match application.generated_admin_password() {
         Some(generated) => secrecy::ExposeSecret::expose_secret(generated).to_owned(),
         None => raw.get("ADMIN_PASSWORD").cloned().unwrap_or_default(),

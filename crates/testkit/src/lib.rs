@@ -9,7 +9,9 @@ pub mod fault_proxy;
 pub mod logs;
 pub mod mock;
 mod mock_llm;
+pub mod spy_repo;
 
 pub use app::{spawn_app, spawn_app_with, TestApp, TestOptions, TestResponse};
 pub use fault_proxy::FaultProxy;
 pub use mock::{Fault, MockUpstream, Recorded, RotatingFaults};
+pub use spy_repo::{Spy, SpyRepository};

@@ -202,7 +202,7 @@ fn cli_version_help_gen_key_and_migrate() {
     );
     assert_eq!(
         String::from_utf8_lossy(&first.stdout).trim(),
-        "applied 1 migration(s)"
+        "applied 2 migration(s)"
     );
     let again = run(dir.path(), &["migrate"], &db);
     assert_eq!(
@@ -235,4 +235,108 @@ fn a_toml_config_file_is_read_and_env_wins() {
     );
     let output = run(dir.path(), &["--config", "missing.toml", "migrate"], &[]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing.toml"));
+}
+
+/// Issue 8: with `LOG_FORMAT=json` each proxied request is one JSON log line
+/// (request id, service, client, masked key, status, attempts, latency), and
+/// `EXPOSE_KEY_ID=true` tags the answer with the key's id.
+#[actix_web::test]
+async fn json_logs_carry_one_line_per_proxied_request() {
+    let mock = testkit::MockUpstream::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log_path = dir.path().join("gateway.log");
+    let mut child = gateway(dir.path())
+        .envs([
+            ("BACKEND_PORT", port.to_string()),
+            ("BIND_ADDRESS", "127.0.0.1".to_owned()),
+            ("ADMIN_PASSWORD", "json-logs-admin".to_owned()),
+            ("GLOBAL_PROXY_KEYS", "json-logs-client".to_owned()),
+            ("LOG_FORMAT", "json".to_owned()),
+            ("LOG_LEVEL", "info".to_owned()),
+            ("EXPOSE_KEY_ID", "true".to_owned()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(wait_healthy(&format!("{base}/healthz")).await);
+    let client = awc::Client::default();
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/admin/login"))
+        .send_json(&serde_json::json!({"username": "admin", "password": "json-logs-admin"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", login["access_token"].as_str().unwrap());
+    let mut created = client
+        .post(format!("{base}/api/admin/proxy-configs"))
+        .insert_header(("authorization", bearer.as_str()))
+        .send_json(
+            &serde_json::json!({"name": "j", "slug": "j", "config_type": "llm",
+            "api_format": "openai_compatible", "target_base_url": format!("{}/v1", mock.address)}),
+        )
+        .await
+        .unwrap();
+    let config: serde_json::Value = created.json().await.unwrap();
+    let mut key = client
+        .post(format!(
+            "{base}/api/admin/proxy-configs/{}/keys",
+            config["id"]
+        ))
+        .insert_header(("authorization", bearer.as_str()))
+        .send_json(&serde_json::json!({"key_value": "sk-json-logs-0000000000001"}))
+        .await
+        .unwrap();
+    let key: serde_json::Value = key.json().await.unwrap();
+    let response = client
+        .post(format!("{base}/llm/j/v1/chat/completions"))
+        .insert_header(("authorization", "Bearer json-logs-client"))
+        .insert_header(("x-request-id", "json-logs-request-1"))
+        .send_json(
+            &serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("x-rotator-key-id")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        key["id"].to_string()
+    );
+    assert_eq!(
+        response.headers().get("x-request-id").unwrap(),
+        "json-logs-request-1"
+    );
+    assert!(terminate(&mut child).success());
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let line = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["fields"]["message"] == "proxied request")
+        .unwrap_or_else(|| panic!("no JSON line for the request in:\n{logs}"));
+    let fields = &line["fields"];
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(fields["request_id"], "json-logs-request-1");
+    assert_eq!(fields["service"], "j");
+    assert_eq!(fields["client"], "global");
+    assert_eq!(fields["status"], 200);
+    assert_eq!(fields["attempts"], 1);
+    assert!(fields["latency_ms"].is_u64(), "{line}");
+    assert!(fields["key"].as_str().unwrap().contains("*****"), "{line}");
+    assert!(
+        !logs.contains("sk-json-logs-0000000000001"),
+        "no key in the logs"
+    );
 }

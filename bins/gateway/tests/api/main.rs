@@ -4,6 +4,7 @@
 // Helpers beside the tests fail the test on a broken setup, like the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounting;
 mod auth;
 mod bad_input;
 mod binary;

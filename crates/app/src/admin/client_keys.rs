@@ -64,7 +64,7 @@ impl AdminService {
             .into_iter()
             .map(|stored| {
                 let mut key = stored.key;
-                let pending = self.usage.pending_client(key.id);
+                let pending = self.telemetry.usage.pending_client(key.id);
                 key.requests += pending.requests;
                 key.input_tokens += pending.input_tokens;
                 key.output_tokens += pending.output_tokens;

@@ -261,7 +261,7 @@ impl AdminService {
             .into_iter()
             .zip(healths)
             .map(|(mut stored, health)| {
-                let pending = self.usage.pending_key(stored.key.id);
+                let pending = self.telemetry.usage.pending_key(stored.key.id);
                 let usage = &mut stored.key.usage;
                 usage.requests += pending.requests;
                 usage.failures += pending.failures;

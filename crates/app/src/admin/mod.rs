@@ -13,13 +13,13 @@ pub use configs::ConfigView;
 pub use error::AdminError;
 pub use keys::{BatchReport, FailedKey, KeyView};
 pub use session::{AdminCredentials, TokenResponse};
-pub use stats::{ServiceStats, Stats, UsageTotals};
+pub use stats::{RequestLogPage, ServiceStats, Stats, UsageTotals};
 
 use crate::jwt::JwtKeys;
 use crate::login_throttle::LoginThrottle;
 use crate::secrets::KeyCipher;
 use crate::snapshot::SnapshotStore;
-use crate::usage::UsageMeter;
+use crate::telemetry::Telemetry;
 use domain::ports::{CacheError, ChangeEvent, KeyRepository, RotationCache};
 use serde::Serialize;
 use std::sync::Arc;
@@ -70,7 +70,7 @@ pub struct AdminService {
     credentials: AdminCredentials,
     throttle: LoginThrottle,
     info: AppInfo,
-    usage: Arc<UsageMeter>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl AdminService {
@@ -94,26 +94,26 @@ impl AdminService {
             credentials,
             throttle: LoginThrottle::default(),
             info,
-            usage: Arc::default(),
+            telemetry: Arc::default(),
         }
     }
 
-    /// Shares the proxy's usage counters, so listings include what is not yet written.
+    /// Shares the proxy's telemetry, so listings include usage not yet written.
     #[must_use]
-    pub fn with_usage(mut self, usage: Arc<UsageMeter>) -> Self {
-        self.usage = usage;
+    pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> Self {
+        self.telemetry = telemetry;
         self
     }
 
-    /// Writes pending usage now (at shutdown).
-    ///
-    /// # Errors
-    /// `Unavailable` when the database refuses the batch (it stays pending).
-    pub async fn flush_usage(&self) -> Result<(), AdminError> {
-        self.usage
-            .flush(self.repo.as_ref())
-            .await
-            .map_err(|e| AdminError::from_repo(e, "usage"))
+    /// This instance's telemetry.
+    #[must_use]
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
+    /// Writes pending usage and request-log rows now (at shutdown).
+    pub async fn flush_telemetry(&self) {
+        self.telemetry.flush(self.repo.as_ref()).await;
     }
 
     /// Instance description for the UI.

@@ -51,6 +51,10 @@ pub struct ServiceStats {
     pub usage: UsageTotals,
     /// Key health summary.
     pub keys: KeyStates,
+    /// Median upstream latency over the last hour on this instance, in ms (bucket bound).
+    pub p50_latency_ms: Option<u64>,
+    /// 99th percentile of the same.
+    pub p99_latency_ms: Option<u64>,
 }
 
 /// The whole answer.
@@ -85,7 +89,7 @@ impl AdminService {
         let mut per_config: HashMap<ConfigId, (UsageTotals, KeyStates)> = HashMap::new();
         for (stored, health) in keys.iter().zip(healths) {
             let key = &stored.key;
-            let pending = self.usage.pending_key(key.id);
+            let pending = self.telemetry.usage.pending_key(key.id);
             let (usage, states) = per_config.entry(key.config_id).or_default();
             usage.requests += key.usage.requests + pending.requests;
             usage.failures += key.usage.failures + pending.failures;
@@ -99,11 +103,13 @@ impl AdminService {
             }
         }
         let mut totals = UsageTotals::default();
+        let minute = u64::try_from(now.unix_timestamp() / 60).unwrap_or(0);
         let services = configs
             .into_iter()
             .map(|config| {
                 let (mut usage, keys) = per_config.remove(&config.id).unwrap_or_default();
-                usage.failovers = self.usage.failovers_of(config.id);
+                usage.failovers = self.telemetry.usage.failovers_of(config.id);
+                let latency = self.telemetry.latency.percentiles(config.id, minute);
                 totals.requests += usage.requests;
                 totals.failures += usage.failures;
                 totals.failovers += usage.failovers;
@@ -115,9 +121,47 @@ impl AdminService {
                     slug: config.slug.to_string(),
                     usage,
                     keys,
+                    p50_latency_ms: latency.p50_ms,
+                    p99_latency_ms: latency.p99_ms,
                 }
             })
             .collect();
         Ok(Stats { totals, services })
+    }
+}
+
+/// One page of the request log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RequestLogPage {
+    /// Rows, newest first.
+    pub items: Vec<domain::request_log::RequestLogEntry>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl AdminService {
+    /// A page of the request log.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database fails.
+    pub async fn request_logs(
+        &self,
+        mut query: domain::request_log::RequestLogQuery,
+    ) -> Result<RequestLogPage, AdminError> {
+        let limit = query.limit.clamp(1, domain::request_log::PAGE_MAX);
+        // One more row than asked tells whether another page follows.
+        query.limit = limit + 1;
+        let mut items = self
+            .repo
+            .list_request_logs(&query)
+            .await
+            .map_err(|e| AdminError::from_repo(e, "request log"))?;
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = more
+            .then(|| items.last().map(|row| row.id.to_string()))
+            .flatten();
+        Ok(RequestLogPage { items, next_cursor })
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::client_key::{ClientKeyRequest, NewClientKey};
 use crate::ports::{KeyInsert, KeyRepository, RepoError, UsageBatch, UsageDelta};
+use crate::request_log::{RequestLogEntry, RequestLogQuery};
 use crate::time_fmt::{from_unix_millis, now};
 use crate::{ClientKeyPatch, KeyPatch, NewUpstreamKey, ProxyConfigDraft, ProxyTarget, Slug};
 use serde_json::json;
@@ -38,6 +39,7 @@ pub async fn run(repo: &dyn KeyRepository) {
     ok(repo.ping().await, "ping");
     configs(repo).await;
     keys(repo).await;
+    request_logs(repo).await;
     client_keys(repo).await;
     settings(repo).await;
 }
@@ -195,6 +197,29 @@ async fn keys(repo: &dyn KeyRepository) {
         ),
         (6, 2, 20, 40)
     );
+    // One batch, different rows, different amounts: each row gets its own.
+    let other = UsageDelta {
+        requests: 5,
+        failures: 0,
+        input_tokens: 1,
+        output_tokens: 2,
+        last_used_at: Some(from_unix_millis(1_800_000_000_000)),
+    };
+    ok(
+        repo.record_usage(&UsageBatch {
+            keys: vec![(first, delta), (second, other)],
+            client_keys: vec![],
+        })
+        .await,
+        "usage of two keys",
+    );
+    let a = ok(repo.get_key(first).await, "get key").key.usage;
+    let b = ok(repo.get_key(second).await, "get key").key.usage;
+    assert_eq!((a.requests, a.failures, a.input_tokens), (9, 3, 30));
+    assert_eq!(
+        (b.requests, b.failures, b.input_tokens, b.output_tokens),
+        (5, 0, 1, 2)
+    );
 
     ok(repo.delete_key(first).await, "delete key");
     assert_eq!(repo.get_key(first).await, Err(RepoError::NotFound));
@@ -312,5 +337,118 @@ async fn settings(repo: &dyn KeyRepository) {
             "if absent again"
         ),
         "first"
+    );
+}
+
+fn log_row(n: u16, service: &str, client: &str, status: u16, at_ms: i64) -> RequestLogEntry {
+    RequestLogEntry {
+        id: 0,
+        time: from_unix_millis(at_ms),
+        request_id: format!("req-{n}"),
+        service_id: Some(1),
+        service: service.to_owned(),
+        client_key_id: None,
+        client_key: client.to_owned(),
+        key_id: Some(i64::from(n)),
+        key_hint: Some("sk-abc*****xyz".to_owned()),
+        client_format: Some("openai".to_owned()),
+        upstream_format: Some("anthropic_native".to_owned()),
+        model: Some("m".to_owned()),
+        status,
+        attempts: 2,
+        latency_ms: 12,
+        ttfb_ms: Some(5),
+        input_tokens: 7,
+        output_tokens: 3,
+    }
+}
+
+async fn request_logs(repo: &dyn KeyRepository) {
+    let base = 1_700_000_000_000;
+    // 30 rows: services a/b alternate, clients x/y every three, one 5xx in five.
+    let rows: Vec<RequestLogEntry> = (0..30u16)
+        .map(|n| {
+            log_row(
+                n,
+                if n % 2 == 0 { "a" } else { "b" },
+                if n % 3 == 0 { "x" } else { "y" },
+                if n % 5 == 0 { 502 } else { 200 },
+                base + i64::from(n) * 1000,
+            )
+        })
+        .collect();
+    ok(repo.insert_request_logs(&rows).await, "insert request logs");
+    ok(repo.insert_request_logs(&[]).await, "insert nothing");
+    let all = |q: RequestLogQuery| async move { ok(repo.list_request_logs(&q).await, "list logs") };
+    let page = all(RequestLogQuery {
+        limit: 10,
+        ..RequestLogQuery::default()
+    })
+    .await;
+    assert_eq!(page.len(), 10);
+    assert_eq!(page[0].request_id, "req-29", "newest first");
+    assert_eq!(
+        page[0],
+        RequestLogEntry {
+            id: page[0].id,
+            ..rows[29].clone()
+        },
+        "every field kept"
+    );
+    let next = all(RequestLogQuery {
+        limit: 10,
+        before_id: Some(page[9].id),
+        ..RequestLogQuery::default()
+    })
+    .await;
+    assert_eq!(
+        next[0].request_id, "req-19",
+        "the cursor continues where the page ended"
+    );
+    let a_5xx = all(RequestLogQuery {
+        limit: 100,
+        service: Some("a".into()),
+        status_class: Some(5),
+        ..RequestLogQuery::default()
+    })
+    .await;
+    let ids: Vec<&str> = a_5xx.iter().map(|r| r.request_id.as_str()).collect();
+    assert_eq!(ids, ["req-20", "req-10", "req-0"]);
+    let x = all(RequestLogQuery {
+        limit: 100,
+        client_key: Some("x".into()),
+        ..RequestLogQuery::default()
+    })
+    .await;
+    assert_eq!(x.len(), 10);
+    let window = all(RequestLogQuery {
+        limit: 100,
+        since: Some(from_unix_millis(base + 5000)),
+        until: Some(from_unix_millis(base + 8000)),
+        ..RequestLogQuery::default()
+    })
+    .await;
+    assert_eq!(window.len(), 3, "since inclusive, until exclusive");
+
+    // Older than 10 s after base: rows 0..9 go; then only the newest 15 stay.
+    let pruned = ok(
+        repo.prune_request_logs(from_unix_millis(base + 10_000), 15)
+            .await,
+        "prune",
+    );
+    assert_eq!(pruned, 15);
+    let left = all(RequestLogQuery {
+        limit: 100,
+        ..RequestLogQuery::default()
+    })
+    .await;
+    assert_eq!(left.len(), 15);
+    assert_eq!(left.last().map(|r| r.request_id.as_str()), Some("req-15"));
+    assert_eq!(
+        ok(
+            repo.prune_request_logs(from_unix_millis(0), 100).await,
+            "prune none"
+        ),
+        0
     );
 }

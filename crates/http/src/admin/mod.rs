@@ -5,6 +5,7 @@ pub mod client_keys;
 pub mod configs;
 pub mod keys;
 pub mod login;
+pub mod request_logs;
 pub mod stats;
 
 use actix_web::web;
@@ -19,6 +20,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             .configure(keys::config)
             .configure(client_keys::config)
             .configure(stats::config)
+            .configure(request_logs::config)
             .default_service(web::to(crate::not_found)),
     );
 }

@@ -2,6 +2,7 @@
 //! nothing has reached the client — the decision is made on the answer's
 //! head (and, for errors, its body), before any byte is relayed.
 
+use super::exchange::Exchange;
 use super::failure::Failure;
 use super::upstream::{RequestBody, UpstreamClient, UpstreamRequest};
 use super::ProxyState;
@@ -9,7 +10,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::web::{Bytes, BytesMut};
 use app::failover::{self, Budget, Verdict};
-use app::proxy::{ClientIdentity, ProxyError};
+use app::proxy::ProxyError;
 use app::snapshot::{PoolKey, ServiceEntry};
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
@@ -63,16 +64,23 @@ pub async fn run(
     state: &ProxyState,
     client: &UpstreamClient,
     service: &ServiceEntry,
-    identity: &ClientIdentity,
+    exchange: &mut Exchange,
     body: RequestBody,
     build: impl Fn(&PoolKey) -> Result<UpstreamRequest, Failure>,
 ) -> Result<Answer, Failure> {
-    let answer = attempt_keys(state, client, service, body, build).await;
-    if let Some(id) = identity.client_key_id {
+    let answer = attempt_keys(state, client, service, exchange, body, build).await;
+    if let Ok(answer) = &answer {
+        exchange.answered_by(&service.keys[answer.index()]);
+    }
+    if let Some(id) = exchange
+        .client_key_id()
+        .filter(|_| state.service.telemetry().enabled)
+    {
         let failed = !matches!(answer, Ok(Answer::Success { .. }));
         state
             .service
-            .usage()
+            .telemetry()
+            .usage
             .client_request(id, failed, domain::time_fmt::now());
     }
     answer
@@ -82,10 +90,11 @@ async fn attempt_keys(
     state: &ProxyState,
     client: &UpstreamClient,
     service: &ServiceEntry,
+    exchange: &mut Exchange,
     body: RequestBody,
     build: impl Fn(&PoolKey) -> Result<UpstreamRequest, Failure>,
 ) -> Result<Answer, Failure> {
-    let usage = state.service.usage();
+    let telemetry = state.service.telemetry();
     let plan = state.service.plan(service).await?;
     // A body that may be sent more than once is kept in memory.
     let mut body = Some(if plan.order.len() > 1 {
@@ -105,12 +114,24 @@ async fn attempt_keys(
             continue;
         }
         let request = build(key)?;
-        if last.is_some() {
-            usage.failover(service.config.id);
+        if last.is_some() && telemetry.enabled {
+            telemetry.usage.failover(service.config.id);
+            if telemetry.metrics_enabled {
+                telemetry
+                    .metrics
+                    .failovers
+                    .get_or_create(&[("service", service.config.slug.to_string())])
+                    .inc();
+            }
         }
+        exchange.attempt();
         let sent = client.send(request, next_body(&mut body)).await;
         let succeeded = matches!(&sent, Ok(response) if response.status().is_success());
-        usage.key_call(key.key.id, !succeeded, domain::time_fmt::now());
+        if telemetry.enabled {
+            telemetry
+                .usage
+                .key_call(key.key.id, !succeeded, domain::time_fmt::now());
+        }
         let (verdict, answer) = match sent {
             Err(failure) => {
                 let failure = failure.without_secret(key.secret.expose_secret());

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 /// The upstream's body, cut after the idle timeout.
 type Upstream = IdleTimeout<awc::ClientResponse>;
+use super::exchange::{Exchange, Metered};
 use super::failure::Failure;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
@@ -18,6 +19,7 @@ use actix_web::web::{Bytes, BytesMut};
 use actix_web::HttpResponse;
 use converters::{ConvertError, Operation, Options, PreparedChat};
 use domain::llm::ClientFormat;
+use domain::ApiFormat;
 use futures_util::StreamExt;
 
 /// Largest upstream body (a complete answer or error) read for conversion.
@@ -132,6 +134,8 @@ pub async fn respond(
     conversion: &Conversion<'_>,
     idle: Duration,
     gone: Pin<Box<dyn Future<Output = ()>>>,
+    exchange: &mut Exchange,
+    upstream_format: ApiFormat,
 ) -> Result<HttpResponse, Failure> {
     let response = match answer {
         Answer::Error { status, body, .. } => {
@@ -154,9 +158,14 @@ pub async fn respond(
                     .map_err(|e| bad_upstream(e, &body))?;
             Ok(json_response(converted))
         }
-        Prepared::Chat(chat) if chat.stream => Ok(stream_response(response, &chat, gone)),
+        Prepared::Chat(chat) if chat.stream => {
+            exchange.scan(upstream_format, true);
+            Ok(stream_response(response, &chat, gone, exchange))
+        }
         Prepared::Chat(chat) => {
             let body = read_all(&mut response).await?;
+            exchange.scan(upstream_format, false);
+            exchange.observe(&body);
             let converted = chat
                 .convert_response(&body)
                 .map_err(|e| bad_upstream(e, &body))?;
@@ -202,8 +211,11 @@ fn stream_response(
     upstream: Upstream,
     chat: &PreparedChat,
     gone: Pin<Box<dyn Future<Output = ()>>>,
+    exchange: &mut Exchange,
 ) -> HttpResponse {
     let converter = chat.stream_converter();
+    exchange.status(200);
+    let upstream = Metered::new(upstream, exchange.hand_over(true));
     let body = futures_util::stream::unfold(Some((upstream, converter)), |state| async move {
         let (mut upstream, mut converter) = state?;
         loop {

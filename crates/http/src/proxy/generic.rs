@@ -1,6 +1,7 @@
 //! `ANY /proxy/{slug}/{rest}`: the generic REST proxy (SPEC §4).
 
 use super::attempts::{self, Answer};
+use super::exchange::Exchange;
 use super::failure::Failure;
 use super::upstream::{self, UpstreamClient, UpstreamRequest};
 use super::{
@@ -24,9 +25,12 @@ pub async fn proxy(
     state: web::Data<ProxyState>,
     client: web::Data<UpstreamClient>,
 ) -> HttpResponse {
-    forward(&req, payload, &state, &client)
+    let mut exchange = Exchange::start(state.service.telemetry(), &req, slug_and_tail(&req).0);
+    let mut response = forward(&req, payload, &state, &client, &mut exchange)
         .await
-        .unwrap_or_else(|failure| failure.render(None))
+        .unwrap_or_else(|failure| failure.render(None));
+    exchange.respond(&mut response);
+    response
 }
 
 async fn forward(
@@ -34,9 +38,11 @@ async fn forward(
     payload: web::Payload,
     state: &ProxyState,
     client: &UpstreamClient,
+    exchange: &mut Exchange,
 ) -> Result<HttpResponse, Failure> {
     let (slug, tail) = slug_and_tail(req);
     let service = state.service.resolve(slug, ConfigType::Generic)?;
+    exchange.service(&service);
     let ProxyTarget::Generic(target) = &service.config.target else {
         return Err(app::proxy::ProxyError::UnknownService(slug.to_owned()).into());
     };
@@ -45,6 +51,7 @@ async fn forward(
         .get(PROXY_KEY_HEADER)
         .and_then(|v| v.to_str().ok());
     let identity = state.service.authenticate(&service, presented)?;
+    exchange.client(&identity);
     state.service.admit(&identity).await?;
     if !target.method.allows(req.method().as_str()) {
         return Err(Failure::MethodNotAllowed {
@@ -88,14 +95,14 @@ async fn forward(
         state,
         client,
         &service,
-        &identity,
+        exchange,
         client_body(req, payload),
         build,
     )
     .await?;
     let (mut response, index) = match answer {
         Answer::Success { response, index } => (
-            upstream::relay(response, req.method() == Method::HEAD, timeout),
+            upstream::relay(response, req.method() == Method::HEAD, timeout, exchange),
             index,
         ),
         Answer::Error {

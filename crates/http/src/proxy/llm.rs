@@ -4,7 +4,8 @@
 
 use super::attempts::{self, Answer};
 use super::client_watch::client_gone;
-use super::convert::{self, Conversion};
+use super::convert::{self, Conversion, Prepared};
+use super::exchange::Exchange;
 use super::failure::Failure;
 use super::upstream::{self, RequestBody, UpstreamClient, UpstreamRequest};
 use super::{
@@ -41,12 +42,16 @@ pub async fn proxy(
             || headers::query_value(req.query_string(), CLIENT_KEY_QUERY).is_some(),
     };
     let detected = detect_client_format(tail, hints);
-    match forward(&req, payload, &state, &client, detected).await {
+    let mut exchange = Exchange::start(state.service.telemetry(), &req, slug_and_tail(&req).0);
+    let mut response = match forward(&req, payload, &state, &client, detected, &mut exchange).await
+    {
         Ok(response) => response,
         Err((failure, format)) => {
             failure.render(Some(format.or(detected).unwrap_or(ClientFormat::Openai)))
         }
-    }
+    };
+    exchange.respond(&mut response);
+    response
 }
 
 type Failed = (Failure, Option<ClientFormat>);
@@ -57,12 +62,14 @@ async fn forward(
     state: &ProxyState,
     client: &UpstreamClient,
     detected: Option<ClientFormat>,
+    exchange: &mut Exchange,
 ) -> Result<HttpResponse, Failed> {
     let (slug, tail) = slug_and_tail(req);
     let service = state
         .service
         .resolve(slug, ConfigType::Llm)
         .map_err(|e| (e.into(), None))?;
+    exchange.service(&service);
     let ProxyTarget::Llm(target) = &service.config.target else {
         return Err((
             app::proxy::ProxyError::UnknownService(slug.to_owned()).into(),
@@ -80,12 +87,19 @@ async fn forward(
     };
     let fail = |failure: Failure| (failure, Some(client_format));
     let converting = client_format != native;
+    exchange.formats(client_format.as_str(), target.api_format);
+    // Passthrough of a streamed OpenAI Chat request: the body is read to ask
+    // the upstream for the usage chunk (SPEC §5.4).
+    let wants_usage = !converting
+        && client_format == ClientFormat::Openai
+        && req.method() == Method::POST
+        && tail.ends_with("chat/completions");
 
     // The client key, where the SDK put it; the body only as a last resort
     // (or when the body has to be read anyway, for conversion).
     let mut body = client_body(req, payload);
     let mut presented = client_key_from_request(req.headers(), req.query_string());
-    if presented.is_none() || converting {
+    if presented.is_none() || converting || wants_usage {
         if let RequestBody::Stream { payload, .. } = body {
             let bytes = read_payload(payload, state.max_body_bytes)
                 .await
@@ -105,6 +119,18 @@ async fn forward(
         .service
         .authenticate(&service, presented.as_deref())
         .map_err(|e| fail(e.into()))?;
+    exchange.client(&identity);
+    let mut strip_usage_chunk = false;
+    if wants_usage {
+        if let RequestBody::Bytes(bytes) = &body {
+            let (rewritten, model, added) = request_usage(bytes);
+            exchange.model(model.as_deref());
+            strip_usage_chunk = added;
+            if let Some(rewritten) = rewritten {
+                body = RequestBody::Bytes(rewritten);
+            }
+        }
+    }
     state
         .service
         .admit(&identity)
@@ -127,6 +153,9 @@ async fn forward(
         (Some(conversion), _) => Some(conversion.prepare(b"").map_err(fail)?),
         (None, _) => None,
     };
+    if let Some((Prepared::Chat(chat), _)) = &prepared {
+        exchange.model(Some(chat.client_model()));
+    }
     let adapter = adapters_llm::adapter_for(target.api_format);
     let placement = placement(target, &adapter);
     let key_name = placement.name.to_ascii_lowercase();
@@ -188,6 +217,12 @@ async fn forward(
                         headers::rewrite_query(req.query_string(), &[CLIENT_KEY_QUERY], None)
                     }
                 };
+                // The answer is read for its usage as it passes: uncompressed.
+                forwarded.retain(|(name, _)| name != "accept-encoding");
+                forwarded.push((
+                    HeaderName::from_static("accept-encoding"),
+                    HeaderValue::from_static("identity"),
+                ));
                 UpstreamRequest {
                     method: req.method().clone(),
                     url: with_query(adapter.upstream_url(&target.target_base_url, tail), &query),
@@ -204,29 +239,41 @@ async fn forward(
             .map_or(RequestBody::Empty, RequestBody::Bytes),
         None => body,
     };
-    let answer = attempts::run(state, client, &service, &identity, body, build)
+    let answer = attempts::run(state, client, &service, exchange, body, build)
         .await
         .map_err(fail)?;
     let index = answer.index();
     let mut response = match (&conversion, prepared) {
-        (Some(conversion), Some((prepared, _))) => {
-            convert::respond(answer, prepared, conversion, timeout, client_gone(req))
-                .await
-                .map_err(fail)?
-        }
+        (Some(conversion), Some((prepared, _))) => convert::respond(
+            answer,
+            prepared,
+            conversion,
+            timeout,
+            client_gone(req),
+            exchange,
+            target.api_format,
+        )
+        .await
+        .map_err(fail)?,
         _ => match answer {
-            Answer::Success { response, .. } if is_event_stream(&response) => upstream::relay_sse(
-                response,
-                client_gone(req),
-                timeout,
-                converters::errors::stream_end_markers(client_format),
-                converters::errors::stream_error_frame(
-                    client_format,
-                    "the upstream stream was cut before it ended",
-                ),
-            ),
+            Answer::Success { response, .. } if is_event_stream(&response) => {
+                exchange.scan(target.api_format, true);
+                upstream::relay_sse(
+                    response,
+                    client_gone(req),
+                    timeout,
+                    converters::errors::stream_end_markers(client_format),
+                    converters::errors::stream_error_frame(
+                        client_format,
+                        "the upstream stream was cut before it ended",
+                    ),
+                    exchange,
+                    strip_usage_chunk,
+                )
+            }
             Answer::Success { response, .. } => {
-                upstream::relay(response, req.method() == Method::HEAD, timeout)
+                exchange.scan(target.api_format, false);
+                upstream::relay(response, req.method() == Method::HEAD, timeout, exchange)
             }
             Answer::Error {
                 status,
@@ -304,4 +351,43 @@ fn client_key_from_body(buf: Bytes) -> Result<(Option<String>, Bytes), Failure> 
     };
     let rewritten = serde_json::to_vec(&object).map_err(|e| Failure::BadBody(e.to_string()))?;
     Ok((Some(key), Bytes::from(rewritten)))
+}
+
+/// For a streamed OpenAI Chat request: the body asking for the usage chunk
+/// when the client did not (`None` when unchanged), the model, and whether
+/// the chunk was added on the client's behalf (so it is removed again).
+fn request_usage(body: &[u8]) -> (Option<Bytes>, Option<String>, bool) {
+    // Most requests are not streamed: those are left unparsed.
+    if !converters::usage::field_is_true(body, "stream") {
+        return (None, None, false);
+    }
+    let Ok(serde_json::Value::Object(mut object)) =
+        serde_json::from_slice::<serde_json::Value>(body)
+    else {
+        return (None, None, false);
+    };
+    let model = object
+        .get("model")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    let streamed = object.get("stream") == Some(&serde_json::Value::Bool(true));
+    let asked = object
+        .get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        == Some(&serde_json::Value::Bool(true));
+    if !streamed || asked {
+        return (None, model, false);
+    }
+    let options = object
+        .entry("stream_options")
+        .or_insert_with(|| serde_json::json!({}));
+    let serde_json::Value::Object(options) = options else {
+        // A malformed stream_options is the upstream's to refuse.
+        return (None, model, false);
+    };
+    options.insert("include_usage".to_owned(), serde_json::Value::Bool(true));
+    match serde_json::to_vec(&object) {
+        Ok(rewritten) => (Some(Bytes::from(rewritten)), model, true),
+        Err(_) => (None, model, false),
+    }
 }

@@ -4,6 +4,7 @@
 mod attempts;
 pub mod client_watch;
 mod convert;
+pub mod exchange;
 pub mod failure;
 pub mod generic;
 pub mod headers;

@@ -2,6 +2,7 @@
 //! the relaying of requests and responses as streams, never buffered whole.
 
 use super::client_watch::UntilClientGone;
+use super::exchange::{Exchange, Metered};
 use super::headers;
 use actix_web::body::{BodyStream, SizedStream};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -179,15 +180,22 @@ pub fn relay_sse(
     idle: Duration,
     end_markers: &'static [&'static str],
     error_frame: String,
+    exchange: &mut Exchange,
+    strip_usage_chunk: bool,
 ) -> HttpResponse {
     let status =
         StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    exchange.status(status.as_u16());
     let mut builder = HttpResponse::build(status);
     for (name, value) in headers::forwardable(response.headers(), &[]) {
         builder.append_header((name.clone(), value.clone()));
     }
     let body = SseRelay {
-        upstream: super::idle::IdleTimeout::new(response, idle),
+        upstream: super::idle::IdleTimeout::new(
+            Metered::new(response, exchange.hand_over(true)),
+            idle,
+        ),
+        strip: strip_usage_chunk.then(UsageChunkFilter::default),
         watch: EndWatch {
             markers: end_markers,
             carry: Vec::new(),
@@ -201,7 +209,9 @@ pub fn relay_sse(
 /// A relayed SSE body that ends with the client's error event when the
 /// upstream's stream breaks or ends early.
 struct SseRelay {
-    upstream: super::idle::IdleTimeout<awc::ClientResponse>,
+    upstream: super::idle::IdleTimeout<Metered<awc::ClientResponse>>,
+    /// Removes the usage chunk the gateway asked for on the client's behalf.
+    strip: Option<UsageChunkFilter>,
     watch: EndWatch,
     /// Sent once, then the body ends.
     error_frame: Option<String>,
@@ -222,7 +232,18 @@ impl futures_util::Stream for SseRelay {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(bytes))) => {
                 self.watch.observe(&bytes);
-                Poll::Ready(Some(Ok(bytes)))
+                match &mut self.strip {
+                    Some(filter) => {
+                        let kept = filter.feed(&bytes);
+                        if kept.is_empty() {
+                            // Nothing to send yet: ask for more.
+                            cx.waker().wake_by_ref();
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(Some(Ok(kept)))
+                    }
+                    None => Poll::Ready(Some(Ok(bytes))),
+                }
             }
             Poll::Ready(Some(Err(error))) => {
                 tracing::warn!(%error, "upstream stream cut after the first byte");
@@ -230,13 +251,59 @@ impl futures_util::Stream for SseRelay {
             }
             Poll::Ready(None) if self.watch.ended => {
                 self.error_frame = None;
-                Poll::Ready(None)
+                match self.strip.as_mut().map(UsageChunkFilter::rest) {
+                    Some(rest) if !rest.is_empty() => Poll::Ready(Some(Ok(rest))),
+                    _ => Poll::Ready(None),
+                }
             }
             Poll::Ready(None) => {
                 tracing::warn!("upstream stream ended before its end marker");
                 Poll::Ready(self.error_frame.take().map(|f| Ok(Bytes::from(f))))
             }
         }
+    }
+}
+
+/// Drops the usage-only chunk of an OpenAI Chat stream (SPEC §5.4: asked
+/// for by the gateway, not by the client); every other event passes byte
+/// for byte. Works on whole events, so bytes wait for their event's end.
+#[derive(Default)]
+struct UsageChunkFilter {
+    pending: Vec<u8>,
+}
+
+impl UsageChunkFilter {
+    fn feed(&mut self, bytes: &[u8]) -> Bytes {
+        self.pending.extend_from_slice(bytes);
+        let mut out = Vec::with_capacity(self.pending.len());
+        let mut start = 0;
+        while let Some(end) = event_end(&self.pending[start..]) {
+            let event = &self.pending[start..start + end];
+            let data = event.strip_prefix(b"data:").unwrap_or(event);
+            if !converters::usage::is_openai_usage_chunk(data) {
+                out.extend_from_slice(event);
+            }
+            start += end;
+        }
+        self.pending.drain(..start);
+        Bytes::from(out)
+    }
+
+    fn rest(&mut self) -> Bytes {
+        Bytes::from(std::mem::take(&mut self.pending))
+    }
+}
+
+/// Length of the first complete event (through its blank line), if any.
+fn event_end(bytes: &[u8]) -> Option<usize> {
+    let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    let crlf = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -269,9 +336,16 @@ impl EndWatch {
 }
 
 /// Relays a 2xx answer as it arrives; a body that stalls for `idle` is cut.
-pub fn relay(response: awc::ClientResponse, head_only: bool, idle: Duration) -> HttpResponse {
+/// The exchange goes with the body and finishes when it ends.
+pub fn relay(
+    response: awc::ClientResponse,
+    head_only: bool,
+    idle: Duration,
+    exchange: &mut Exchange,
+) -> HttpResponse {
     let status =
         StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    exchange.status(status.as_u16());
     let mut builder = HttpResponse::build(status);
     for (name, value) in headers::forwardable(response.headers(), &[]) {
         builder.append_header((name.clone(), value.clone()));
@@ -283,7 +357,8 @@ pub fn relay(response: awc::ClientResponse, head_only: bool, idle: Duration) -> 
             _ => builder.finish(),
         };
     }
-    let body = super::idle::IdleTimeout::new(response, idle);
+    let body =
+        super::idle::IdleTimeout::new(Metered::new(response, exchange.hand_over(false)), idle);
     match length {
         Some(length) => builder.body(SizedStream::new(length, body)),
         None => builder.body(BodyStream::new(body)),

@@ -177,51 +177,100 @@ pub(super) async fn delete_of(
     Ok(result.rows_affected)
 }
 
-/// `column = column + delta`.
-fn add<C: sea_orm::ColumnTrait>(column: C, delta: u64) -> SimpleExpr {
-    Expr::col(column).add(to_i64(delta))
-}
+/// Rows updated per statement (one CASE arm each).
+const USAGE_ROWS_PER_STATEMENT: usize = 500;
 
-/// `last_used_at`: the later of the stored and the new value.
-fn latest<C: sea_orm::ColumnTrait>(column: C, delta: &UsageDelta) -> SimpleExpr {
-    match delta.last_used_at {
-        Some(at) => {
-            let at = unix_millis(&at);
-            Expr::case(Expr::col(column).is_null(), at)
-                .case(Expr::col(column).lt(at), at)
-                .finally(Expr::col(column))
-                .into()
-        }
-        None => Expr::col(column).into(),
+/// `CASE id WHEN … THEN <value> … ELSE <otherwise> END` over a batch.
+fn per_row<C: sea_orm::ColumnTrait>(
+    id: C,
+    rows: &[(i64, UsageDelta)],
+    value: impl Fn(&UsageDelta) -> SimpleExpr,
+    otherwise: SimpleExpr,
+) -> SimpleExpr {
+    let mut arms = rows.iter();
+    let Some((first_id, first)) = arms.next() else {
+        return otherwise;
+    };
+    let mut case = Expr::case(Expr::col(id).eq(*first_id), value(first));
+    for (row_id, delta) in arms {
+        case = case.case(Expr::col(id).eq(*row_id), value(delta));
     }
+    case.finally(otherwise).into()
 }
 
+/// `column + CASE id WHEN … THEN delta … ELSE 0 END`.
+fn add<C: sea_orm::ColumnTrait>(
+    id: C,
+    column: C,
+    rows: &[(i64, UsageDelta)],
+    count: impl Fn(&UsageDelta) -> u64,
+) -> SimpleExpr {
+    Expr::col(column).add(per_row(
+        id,
+        rows,
+        |d| Expr::value(to_i64(count(d))),
+        Expr::value(0i64),
+    ))
+}
+
+/// `last_used_at`: per row, the later of the stored and the new value.
+fn latest<C: sea_orm::ColumnTrait>(id: C, column: C, rows: &[(i64, UsageDelta)]) -> SimpleExpr {
+    per_row(
+        id,
+        rows,
+        |delta| match delta.last_used_at {
+            Some(at) => {
+                let at = unix_millis(&at);
+                Expr::case(Expr::col(column).is_null(), at)
+                    .case(Expr::col(column).lt(at), at)
+                    .finally(Expr::col(column))
+                    .into()
+            }
+            None => Expr::col(column).into(),
+        },
+        Expr::col(column).into(),
+    )
+}
+
+/// One UPDATE per table (per 500 rows): usage is written in batches, never row by row.
 pub(super) async fn record_usage(
     db: &DatabaseConnection,
     batch: &UsageBatch,
 ) -> Result<(), RepoError> {
     let txn = db.begin().await.map_err(repo_err)?;
-    for (key_id, delta) in &batch.keys {
+    for rows in batch.keys.chunks(USAGE_ROWS_PER_STATEMENT) {
         use upstream_key::Column as C;
         upstream_key::Entity::update_many()
-            .col_expr(C::Requests, add(C::Requests, delta.requests))
-            .col_expr(C::Failures, add(C::Failures, delta.failures))
-            .col_expr(C::InputTokens, add(C::InputTokens, delta.input_tokens))
-            .col_expr(C::OutputTokens, add(C::OutputTokens, delta.output_tokens))
-            .col_expr(C::LastUsedAt, latest(C::LastUsedAt, delta))
-            .filter(C::Id.eq(*key_id))
+            .col_expr(C::Requests, add(C::Id, C::Requests, rows, |d| d.requests))
+            .col_expr(C::Failures, add(C::Id, C::Failures, rows, |d| d.failures))
+            .col_expr(
+                C::InputTokens,
+                add(C::Id, C::InputTokens, rows, |d| d.input_tokens),
+            )
+            .col_expr(
+                C::OutputTokens,
+                add(C::Id, C::OutputTokens, rows, |d| d.output_tokens),
+            )
+            .col_expr(C::LastUsedAt, latest(C::Id, C::LastUsedAt, rows))
+            .filter(C::Id.is_in(rows.iter().map(|(id, _)| *id)))
             .exec(&txn)
             .await
             .map_err(repo_err)?;
     }
-    for (client_key_id, delta) in &batch.client_keys {
+    for rows in batch.client_keys.chunks(USAGE_ROWS_PER_STATEMENT) {
         use client_key::Column as C;
         client_key::Entity::update_many()
-            .col_expr(C::Requests, add(C::Requests, delta.requests))
-            .col_expr(C::InputTokens, add(C::InputTokens, delta.input_tokens))
-            .col_expr(C::OutputTokens, add(C::OutputTokens, delta.output_tokens))
-            .col_expr(C::LastUsedAt, latest(C::LastUsedAt, delta))
-            .filter(C::Id.eq(*client_key_id))
+            .col_expr(C::Requests, add(C::Id, C::Requests, rows, |d| d.requests))
+            .col_expr(
+                C::InputTokens,
+                add(C::Id, C::InputTokens, rows, |d| d.input_tokens),
+            )
+            .col_expr(
+                C::OutputTokens,
+                add(C::Id, C::OutputTokens, rows, |d| d.output_tokens),
+            )
+            .col_expr(C::LastUsedAt, latest(C::Id, C::LastUsedAt, rows))
+            .filter(C::Id.is_in(rows.iter().map(|(id, _)| *id)))
             .exec(&txn)
             .await
             .map_err(repo_err)?;

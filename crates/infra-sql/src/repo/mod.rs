@@ -3,12 +3,15 @@
 mod client_keys;
 mod configs;
 mod keys;
+mod request_logs;
 mod settings;
 
 use crate::errors::repo_err;
 use async_trait::async_trait;
 use domain::client_key::{NewClientKey, StoredClientKey};
 use domain::ports::{KeyCounts, KeyInsert, KeyRepository, RepoError, UsageBatch};
+use domain::request_log::{RequestLogEntry, RequestLogQuery};
+use domain::Timestamp;
 use domain::{
     ClientKeyId, ClientKeyPatch, ConfigId, KeyId, KeyPatch, NewUpstreamKey, ProxyConfig,
     ProxyConfigDraft, StoredKey,
@@ -118,6 +121,22 @@ impl KeyRepository for SqlKeyRepository {
     }
     async fn record_usage(&self, batch: &UsageBatch) -> Result<(), RepoError> {
         keys::record_usage(&self.db, batch).await
+    }
+    async fn insert_request_logs(&self, rows: &[RequestLogEntry]) -> Result<(), RepoError> {
+        request_logs::insert(&self.db, rows).await
+    }
+    async fn list_request_logs(
+        &self,
+        query: &RequestLogQuery,
+    ) -> Result<Vec<RequestLogEntry>, RepoError> {
+        request_logs::list(&self.db, query).await
+    }
+    async fn prune_request_logs(
+        &self,
+        older_than: Timestamp,
+        max_rows: u64,
+    ) -> Result<u64, RepoError> {
+        request_logs::prune(&self.db, older_than, max_rows).await
     }
     async fn ping(&self) -> Result<(), RepoError> {
         self.db

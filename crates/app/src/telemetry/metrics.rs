@@ -1,0 +1,173 @@
+//! Prometheus metrics (`GET /metrics`), OpenMetrics text through
+//! `prometheus-client`. Label values are bounded: service slugs of existing
+//! services, format names, status codes, fixed reason names.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+type Labels<const N: usize> = [(&'static str, String); N];
+
+fn latency_histogram() -> Histogram {
+    // 1 ms … ~65 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+/// Every family the gateway exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Proxied requests by service, client format, upstream format and status.
+    pub requests: Family<Labels<4>, Counter>,
+    /// From the first byte sent upstream to the end of the answer.
+    pub upstream_latency: Family<Labels<1>, Histogram, fn() -> Histogram>,
+    /// From the request's arrival to the upstream answer's head.
+    pub upstream_ttfb: Family<Labels<1>, Histogram, fn() -> Histogram>,
+    /// Requests moved on to another key.
+    pub failovers: Family<Labels<1>, Counter>,
+    /// Keys put into a cooldown (or made invalid), by reason.
+    pub cooldowns: Family<Labels<2>, Counter>,
+    /// Keys by state, sampled at scrape time.
+    pub key_states: Family<Labels<2>, Gauge>,
+    /// Failed cache calls, by operation.
+    pub cache_errors: Family<Labels<1>, Counter>,
+    /// Failed database writes, by operation.
+    pub database_errors: Family<Labels<1>, Counter>,
+    /// Requests being proxied.
+    pub in_flight: Gauge,
+    /// Streamed answers being relayed.
+    pub open_streams: Gauge,
+    /// Request-log rows dropped because the queue was full.
+    pub request_log_dropped: Counter,
+    /// Tokens by service and direction.
+    pub tokens: Family<Labels<2>, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let metrics = Self {
+            requests: Family::default(),
+            upstream_latency: Family::new_with_constructor(latency_histogram),
+            upstream_ttfb: Family::new_with_constructor(latency_histogram),
+            failovers: Family::default(),
+            cooldowns: Family::default(),
+            key_states: Family::default(),
+            cache_errors: Family::default(),
+            database_errors: Family::default(),
+            in_flight: Gauge::default(),
+            open_streams: Gauge::default(),
+            request_log_dropped: Counter::default(),
+            tokens: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "gateway_requests",
+            "Proxied requests by service, client format, upstream format and status",
+            metrics.requests.clone(),
+        );
+        registry.register(
+            "gateway_upstream_latency_seconds",
+            "Upstream answer time, from sending to the end of the body",
+            metrics.upstream_latency.clone(),
+        );
+        registry.register(
+            "gateway_upstream_ttfb_seconds",
+            "Time from the request's arrival to the upstream answer's head",
+            metrics.upstream_ttfb.clone(),
+        );
+        registry.register(
+            "gateway_failovers",
+            "Requests moved on to another key after a failure",
+            metrics.failovers.clone(),
+        );
+        registry.register(
+            "gateway_key_cooldowns",
+            "Keys put into a cooldown or made invalid, by reason",
+            metrics.cooldowns.clone(),
+        );
+        registry.register(
+            "gateway_keys",
+            "Upstream keys by service and state",
+            metrics.key_states.clone(),
+        );
+        registry.register(
+            "gateway_cache_errors",
+            "Failed calls to the rotation cache, by operation",
+            metrics.cache_errors.clone(),
+        );
+        registry.register(
+            "gateway_database_errors",
+            "Failed database writes, by operation",
+            metrics.database_errors.clone(),
+        );
+        registry.register(
+            "gateway_in_flight_requests",
+            "Requests being proxied",
+            metrics.in_flight.clone(),
+        );
+        registry.register(
+            "gateway_open_streams",
+            "Streamed answers being relayed",
+            metrics.open_streams.clone(),
+        );
+        registry.register(
+            "gateway_request_log_dropped",
+            "Request-log rows dropped because the database lagged",
+            metrics.request_log_dropped.clone(),
+        );
+        registry.register(
+            "gateway_tokens",
+            "Tokens reported by upstreams, by service and direction",
+            metrics.tokens.clone(),
+        );
+        Self {
+            registry,
+            ..metrics
+        }
+    }
+}
+
+impl Metrics {
+    /// The exposition text.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_render_with_their_labels() {
+        let metrics = Metrics::default();
+        metrics
+            .requests
+            .get_or_create(&[
+                ("service", "s".to_owned()),
+                ("client_format", "openai".to_owned()),
+                ("upstream_format", "openai_compatible".to_owned()),
+                ("status", "200".to_owned()),
+            ])
+            .inc();
+        metrics
+            .upstream_latency
+            .get_or_create(&[("service", "s".to_owned())])
+            .observe(0.02);
+        metrics.in_flight.inc();
+        let text = metrics.render();
+        assert!(text.contains("gateway_requests_total{service=\"s\",client_format=\"openai\",upstream_format=\"openai_compatible\",status=\"200\"} 1"), "{text}");
+        assert!(
+            text.contains("gateway_upstream_latency_seconds_count{service=\"s\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("gateway_in_flight_requests 1"), "{text}");
+    }
+}

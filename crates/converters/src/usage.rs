@@ -1,0 +1,401 @@
+//! Token usage and model name read from an upstream answer as it passes
+//! through, without converting or holding it: a JSON answer keeps only its
+//! head (for the model) and tail (where every format puts its usage); a
+//! stream parses only the events that carry a usage object.
+
+use crate::sse::{SseEvent, SseParser};
+use domain::chat::Usage;
+use domain::ApiFormat;
+use serde_json::Value;
+
+/// Bytes kept from the start of a JSON answer, for the model name.
+const HEAD: usize = 4 * 1024;
+/// Bytes kept from the end of a JSON answer, for the usage object.
+const TAIL: usize = 16 * 1024;
+
+/// What an answer reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reported {
+    /// Tokens (zero when the answer carried none).
+    pub usage: Usage,
+    /// The model named by the answer.
+    pub model: Option<String>,
+}
+
+/// Watches one upstream answer of `format`.
+#[derive(Debug)]
+pub struct UsageScanner {
+    format: ApiFormat,
+    mode: Mode,
+    reported: Reported,
+}
+
+#[derive(Debug)]
+enum Mode {
+    Json {
+        head: Vec<u8>,
+        tail: Vec<u8>,
+    },
+    Sse {
+        parser: SseParser,
+        events: Vec<SseEvent>,
+    },
+}
+
+impl UsageScanner {
+    /// A scanner for a JSON answer (`stream = false`) or an SSE stream.
+    #[must_use]
+    pub fn new(format: ApiFormat, stream: bool) -> Self {
+        let mode = if stream {
+            Mode::Sse {
+                parser: SseParser::new(),
+                events: Vec::new(),
+            }
+        } else {
+            Mode::Json {
+                head: Vec::new(),
+                tail: Vec::new(),
+            }
+        };
+        Self {
+            format,
+            mode,
+            reported: Reported::default(),
+        }
+    }
+
+    /// Observes the next chunk of the answer.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        match &mut self.mode {
+            Mode::Json { head, tail } => {
+                if head.len() < HEAD {
+                    head.extend_from_slice(&chunk[..chunk.len().min(HEAD - head.len())]);
+                }
+                tail.extend_from_slice(chunk);
+                if tail.len() > 2 * TAIL {
+                    tail.drain(..tail.len() - TAIL);
+                }
+            }
+            Mode::Sse { parser, events } => {
+                parser.feed(chunk, events);
+                for event in events.drain(..) {
+                    observe_event(self.format, &event.data, &mut self.reported);
+                }
+            }
+        }
+    }
+
+    /// What the answer reported, once it has ended.
+    #[must_use]
+    pub fn finish(mut self) -> Reported {
+        match &mut self.mode {
+            Mode::Json { head, tail } => {
+                self.reported.model = model_in(head);
+                let key = usage_key(self.format);
+                if let Some(object) = last_object_of(tail, key) {
+                    if let Ok(value) = serde_json::from_slice::<Value>(object) {
+                        self.reported.usage = usage_of(self.format, &value);
+                    }
+                }
+            }
+            Mode::Sse { parser, events } => {
+                parser.finish(events);
+                for event in events.drain(..) {
+                    observe_event(self.format, &event.data, &mut self.reported);
+                }
+            }
+        }
+        self.reported
+    }
+}
+
+fn usage_key(format: ApiFormat) -> &'static str {
+    match format {
+        ApiFormat::GeminiNative => "usageMetadata",
+        ApiFormat::OpenaiCompatible | ApiFormat::OpenaiResponses | ApiFormat::AnthropicNative => {
+            "usage"
+        }
+    }
+}
+
+fn usage_of(format: ApiFormat, u: &Value) -> Usage {
+    match format {
+        ApiFormat::OpenaiCompatible => crate::openai_chat::usage_from(u),
+        ApiFormat::OpenaiResponses => crate::responses::usage_from(u),
+        ApiFormat::AnthropicNative => crate::anthropic::usage_from(u),
+        ApiFormat::GeminiNative => crate::gemini::usage_from(u),
+    }
+}
+
+/// One stream event: parsed only when it carries a usage object. Counts are
+/// cumulative in every format (Anthropic's `message_delta`, Gemini's chunks),
+/// so the largest seen is the total.
+fn observe_event(format: ApiFormat, data: &str, reported: &mut Reported) {
+    if reported.model.is_none() {
+        reported.model = model_in(data.as_bytes());
+    }
+    if last_object_of(data.as_bytes(), usage_key(format)).is_none() {
+        return;
+    }
+    let Ok(event) = serde_json::from_str::<Value>(data) else {
+        return;
+    };
+    let key = usage_key(format);
+    let found = [&event[key], &event["message"][key], &event["response"][key]]
+        .into_iter()
+        .find(|v| v.is_object());
+    if let Some(value) = found {
+        let usage = usage_of(format, value);
+        let total = &mut reported.usage;
+        total.input_tokens = total.input_tokens.max(usage.input_tokens);
+        total.output_tokens = total.output_tokens.max(usage.output_tokens);
+    }
+}
+
+/// The value of the first `"model"` (or Gemini's `"modelVersion"`) string field.
+fn model_in(bytes: &[u8]) -> Option<String> {
+    ["model", "modelVersion"].iter().find_map(|key| {
+        let at = value_start(bytes, key, 0)?;
+        if bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let end = string_end(bytes, at)?;
+        serde_json::from_slice::<String>(&bytes[at..=end]).ok()
+    })
+}
+
+/// The bytes of the object that is the value of the last `"key":` in `bytes`.
+fn last_object_of<'a>(bytes: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    let mut from = 0;
+    let mut last = None;
+    while let Some(at) = value_start(bytes, key, from) {
+        if bytes.get(at) == Some(&b'{') {
+            last = Some(at);
+        }
+        from = at;
+    }
+    let start = last?;
+    let end = object_end(bytes, start)?;
+    Some(&bytes[start..=end])
+}
+
+/// Where the value of `"key":` starts, searching from `from`. A key is a
+/// quoted name followed by a colon; inside JSON strings quotes are escaped,
+/// so text can never look like one.
+fn value_start(bytes: &[u8], key: &str, from: usize) -> Option<usize> {
+    let needle = format!("\"{key}\"");
+    let needle = needle.as_bytes();
+    let mut at = from;
+    while at + needle.len() <= bytes.len() {
+        let found = bytes[at..]
+            .windows(needle.len())
+            .position(|w| w == needle)?;
+        let mut i = at + found + needle.len();
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if bytes.get(i) == Some(&b':') {
+            i += 1;
+            while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+                i += 1;
+            }
+            return Some(i);
+        }
+        at += found + 1;
+    }
+    None
+}
+
+/// Index of the quote closing the string that opens at `start`.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut escaped = false;
+    for (i, &b) in bytes.iter().enumerate().skip(start + 1) {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'"' => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Index of the brace closing the object that opens at `start`.
+fn object_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = string_end(bytes, i)?,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether a JSON object has `"key": true` (a byte scan, no parse).
+#[must_use]
+pub fn field_is_true(bytes: &[u8], key: &str) -> bool {
+    let mut from = 0;
+    while let Some(at) = value_start(bytes, key, from) {
+        if bytes[at..].starts_with(b"true") {
+            return true;
+        }
+        from = at;
+    }
+    false
+}
+
+/// Whether an OpenAI Chat stream event is the usage-only chunk that
+/// `stream_options.include_usage` adds (no choices, a usage object).
+#[must_use]
+pub fn is_openai_usage_chunk(data: &[u8]) -> bool {
+    value_start(data, "choices", 0).is_some_and(|at| data[at..].starts_with(b"[]"))
+        && last_object_of(data, "usage").is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(format: ApiFormat, stream: bool, body: &str, chunk: usize) -> Reported {
+        let mut scanner = UsageScanner::new(format, stream);
+        for piece in body.as_bytes().chunks(chunk) {
+            scanner.feed(piece);
+        }
+        scanner.finish()
+    }
+
+    #[test]
+    fn json_answers_of_every_format() {
+        let openai = r#"{"id":"x","model":"gpt-4o","choices":[{"message":{"content":"\"usage\": {\"prompt_tokens\": 99}"}}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#;
+        let anthropic = r#"{"id":"m","model":"claude-x","content":[{"type":"tool_use","input":{"usage":{"input_tokens":1000}}}],"usage":{"input_tokens":7,"output_tokens":3,"cache_read_input_tokens":2}}"#;
+        let gemini = r#"{"candidates":[],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":6,"thoughtsTokenCount":2},"modelVersion":"gemini-2.5"}"#;
+        let responses = r#"{"id":"r","model":"gpt-5","output":[],"usage":{"input_tokens":8,"output_tokens":9}}"#;
+        for chunk in [1, 7, 4096] {
+            let r = scan(ApiFormat::OpenaiCompatible, false, openai, chunk);
+            assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (12, 5));
+            assert_eq!(r.model.as_deref(), Some("gpt-4o"));
+            let r = scan(ApiFormat::AnthropicNative, false, anthropic, chunk);
+            assert_eq!(
+                (r.usage.input_tokens, r.usage.output_tokens),
+                (9, 3),
+                "cached input counts"
+            );
+            let r = scan(ApiFormat::GeminiNative, false, gemini, chunk);
+            assert_eq!(
+                (r.usage.input_tokens, r.usage.output_tokens),
+                (4, 8),
+                "thoughts are output"
+            );
+            assert_eq!(r.model.as_deref(), Some("gemini-2.5"));
+            let r = scan(ApiFormat::OpenaiResponses, false, responses, chunk);
+            assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (8, 9));
+        }
+    }
+
+    #[test]
+    fn a_large_answer_keeps_only_its_ends() {
+        let filler = "x".repeat(200_000);
+        let body = format!(
+            r#"{{"model":"m","choices":[{{"message":{{"content":"{filler}"}}}}],"usage":{{"prompt_tokens":1,"completion_tokens":2}}}}"#
+        );
+        let r = scan(ApiFormat::OpenaiCompatible, false, &body, 8192);
+        assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (1, 2));
+    }
+
+    #[test]
+    fn streams_of_every_format() {
+        let openai = "data: {\"model\":\"gpt\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\ndata: [DONE]\n\n";
+        let anthropic = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude\",\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":15}}\n\n";
+        let gemini = "data: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":1}}\r\n\r\ndata: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":9}}\r\n\r\n";
+        let responses = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"model\":\"gpt-5\",\"usage\":null}}\n\nevent: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":6,\"output_tokens\":2}}}\n\n";
+        for chunk in [1, 3, 64, 4096] {
+            let r = scan(ApiFormat::OpenaiCompatible, true, openai, chunk);
+            assert_eq!(
+                (
+                    r.usage.input_tokens,
+                    r.usage.output_tokens,
+                    r.model.as_deref()
+                ),
+                (3, 4, Some("gpt"))
+            );
+            let r = scan(ApiFormat::AnthropicNative, true, anthropic, chunk);
+            assert_eq!(
+                (
+                    r.usage.input_tokens,
+                    r.usage.output_tokens,
+                    r.model.as_deref()
+                ),
+                (10, 15, Some("claude"))
+            );
+            let r = scan(ApiFormat::GeminiNative, true, gemini, chunk);
+            assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (5, 9));
+            let r = scan(ApiFormat::OpenaiResponses, true, responses, chunk);
+            assert_eq!(
+                (
+                    r.usage.input_tokens,
+                    r.usage.output_tokens,
+                    r.model.as_deref()
+                ),
+                (6, 2, Some("gpt-5"))
+            );
+        }
+    }
+
+    #[test]
+    fn no_usage_reads_as_zero_and_garbage_never_panics() {
+        assert_eq!(
+            scan(ApiFormat::OpenaiCompatible, false, "{\"usage\":{", 3).usage,
+            Usage::default()
+        );
+        assert_eq!(
+            scan(
+                ApiFormat::GeminiNative,
+                true,
+                "data: {\"usageMetadata\": [1,2}\n\n",
+                2
+            )
+            .usage,
+            Usage::default()
+        );
+        assert_eq!(
+            scan(ApiFormat::AnthropicNative, false, "", 1),
+            Reported::default()
+        );
+    }
+
+    #[test]
+    fn true_fields_are_found_without_parsing() {
+        assert!(field_is_true(br#"{"model":"m","stream" : true}"#, "stream"));
+        assert!(!field_is_true(
+            br#"{"model":"stream","stream":false}"#,
+            "stream"
+        ));
+        assert!(!field_is_true(
+            br#"{"messages":[{"content":"\"stream\": true"}]}"#,
+            "stream"
+        ));
+    }
+
+    #[test]
+    fn the_include_usage_chunk_is_recognised() {
+        assert!(is_openai_usage_chunk(
+            br#"{"id":"c","choices":[],"usage":{"prompt_tokens":1}}"#
+        ));
+        assert!(!is_openai_usage_chunk(
+            br#"{"id":"c","choices":[{"delta":{}}],"usage":null}"#
+        ));
+        assert!(!is_openai_usage_chunk(
+            br#"{"id":"c","choices":[],"usage":null}"#
+        ));
+    }
+}

@@ -1,0 +1,385 @@
+//! One proxied request from arrival to the end of its answer: what the
+//! request log, the metrics, the latency window and token usage need to know
+//! about it. Finished when dropped — at the end of the handler for an answer
+//! already complete, or when a relayed body ends (or its client leaves).
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use app::proxy::ClientIdentity;
+use app::snapshot::{PoolKey, ServiceEntry};
+use app::telemetry::Telemetry;
+use converters::usage::UsageScanner;
+use domain::chat::Usage;
+use domain::request_log::RequestLogEntry;
+use domain::{ApiFormat, ClientKeyId, ConfigId, KeyId, Timestamp};
+use futures_util::Stream;
+use std::hash::{BuildHasher, RandomState};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Header carrying the request id both ways.
+pub const REQUEST_ID: &str = "x-request-id";
+/// Longest client-chosen request id kept.
+const REQUEST_ID_MAX: usize = 128;
+
+/// A request in flight.
+pub struct Exchange {
+    telemetry: Arc<Telemetry>,
+    started: Instant,
+    time: Timestamp,
+    request_id: String,
+    service: Option<(ConfigId, String)>,
+    slug: String,
+    client: Option<(Option<ClientKeyId>, String)>,
+    key: Option<(KeyId, String)>,
+    client_format: Option<&'static str>,
+    upstream_format: Option<&'static str>,
+    model: Option<String>,
+    status: u16,
+    attempts: u32,
+    first_sent: Option<Instant>,
+    ttfb: Option<Duration>,
+    scanner: Option<UsageScanner>,
+    usage: Usage,
+    stream: bool,
+    done: bool,
+}
+
+/// A fresh request id: a per-process random seed mixed with a counter.
+fn new_request_id() -> String {
+    static SEED: OnceLock<RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = SEED.get_or_init(RandomState::new);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{:016x}", seed.hash_one(n), seed.hash_one(!n))
+}
+
+/// The client's `X-Request-Id` when it is short, visible ASCII.
+fn client_request_id(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(REQUEST_ID)?.to_str().ok()?.trim();
+    (!value.is_empty()
+        && value.len() <= REQUEST_ID_MAX
+        && value.bytes().all(|b| b.is_ascii_graphic()))
+    .then(|| value.to_owned())
+}
+
+impl Exchange {
+    /// A request has arrived at a proxy route addressed to `slug`.
+    #[must_use]
+    pub fn start(telemetry: &Arc<Telemetry>, req: &HttpRequest, slug: &str) -> Self {
+        if telemetry.metrics_enabled {
+            telemetry.metrics.in_flight.inc();
+        }
+        Self {
+            telemetry: Arc::clone(telemetry),
+            started: Instant::now(),
+            time: domain::time_fmt::now(),
+            request_id: client_request_id(req).unwrap_or_else(new_request_id),
+            service: None,
+            slug: slug.chars().take(63).collect(),
+            client: None,
+            key: None,
+            client_format: None,
+            upstream_format: None,
+            model: None,
+            status: 0,
+            attempts: 0,
+            first_sent: None,
+            ttfb: None,
+            scanner: None,
+            usage: Usage::default(),
+            stream: false,
+            // With telemetry off there is nothing to finish.
+            done: !telemetry.enabled,
+        }
+    }
+
+    /// The request id, echoed to the client.
+    #[must_use]
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The service was found.
+    pub fn service(&mut self, service: &ServiceEntry) {
+        self.service = Some((service.config.id, service.config.slug.to_string()));
+    }
+
+    /// The caller was identified.
+    pub fn client(&mut self, identity: &ClientIdentity) {
+        self.client = Some((identity.client_key_id, identity.name.clone()));
+    }
+
+    /// The client key's id, when it is a managed one.
+    #[must_use]
+    pub fn client_key_id(&self) -> Option<ClientKeyId> {
+        self.client.as_ref().and_then(|(id, _)| *id)
+    }
+
+    /// Formats on both sides (LLM proxy).
+    pub fn formats(&mut self, client: &'static str, upstream: ApiFormat) {
+        self.client_format = Some(client);
+        self.upstream_format = Some(upstream.as_str());
+    }
+
+    /// The model, when the request named it.
+    pub fn model(&mut self, model: Option<&str>) {
+        if let Some(model) = model.filter(|m| !m.is_empty()) {
+            self.model = Some(model.chars().take(128).collect());
+        }
+    }
+
+    /// An upstream call is about to be made.
+    pub fn attempt(&mut self) {
+        self.attempts += 1;
+        self.first_sent.get_or_insert_with(Instant::now);
+    }
+
+    /// The answer to deliver came from `key`.
+    pub fn answered_by(&mut self, key: &PoolKey) {
+        self.key = Some((key.key.id, key.key.key_masked.clone()));
+        self.ttfb = Some(self.started.elapsed());
+    }
+
+    /// Tokens are read from the upstream's answer of `format` as it passes.
+    pub fn scan(&mut self, format: ApiFormat, stream: bool) {
+        if !self.done {
+            self.scanner = Some(UsageScanner::new(format, stream));
+        }
+    }
+
+    /// Tokens known from a converted answer.
+    pub fn usage(&mut self, usage: Usage) {
+        self.usage = usage;
+    }
+
+    /// Upstream bytes passing by.
+    pub fn observe(&mut self, bytes: &[u8]) {
+        if let Some(scanner) = &mut self.scanner {
+            scanner.feed(bytes);
+        }
+    }
+
+    /// Tags the response (request id) and takes its status.
+    pub fn respond(&mut self, response: &mut HttpResponse) {
+        self.status = response.status().as_u16();
+        if let Ok(value) = HeaderValue::from_str(&self.request_id) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(REQUEST_ID), value);
+        }
+    }
+
+    /// Moves the record into a relayed body, which finishes it when it ends;
+    /// this one is left spent.
+    #[must_use]
+    pub fn hand_over(&mut self, stream: bool) -> Exchange {
+        if stream && self.telemetry.metrics_enabled && !self.done {
+            self.telemetry.metrics.open_streams.inc();
+        }
+        let body = Exchange {
+            telemetry: Arc::clone(&self.telemetry),
+            started: self.started,
+            time: self.time,
+            request_id: self.request_id.clone(),
+            service: self.service.take(),
+            slug: std::mem::take(&mut self.slug),
+            client: self.client.take(),
+            key: self.key.take(),
+            client_format: self.client_format,
+            upstream_format: self.upstream_format,
+            model: self.model.take(),
+            status: self.status,
+            attempts: self.attempts,
+            first_sent: self.first_sent,
+            ttfb: self.ttfb,
+            scanner: self.scanner.take(),
+            usage: self.usage,
+            stream,
+            done: self.done,
+        };
+        self.done = true;
+        body
+    }
+
+    /// Sets the status of an answer whose head is already decided.
+    pub fn status(&mut self, status: u16) {
+        self.status = status;
+    }
+
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let telemetry = Arc::clone(&self.telemetry);
+        let latency = self.started.elapsed();
+        let mut usage = self.usage;
+        if let Some(scanner) = self.scanner.take() {
+            let reported = scanner.finish();
+            usage.input_tokens = usage.input_tokens.max(reported.usage.input_tokens);
+            usage.output_tokens = usage.output_tokens.max(reported.usage.output_tokens);
+            if self.model.is_none() {
+                self.model = reported.model;
+            }
+        }
+        let key_id = self.key.as_ref().map(|(id, _)| *id);
+        if let Some(key_id) = key_id {
+            if usage.input_tokens + usage.output_tokens > 0 {
+                telemetry.usage.tokens(
+                    key_id,
+                    self.client_key_id(),
+                    usage.input_tokens,
+                    usage.output_tokens,
+                );
+            }
+        }
+        let slug = self
+            .service
+            .as_ref()
+            .map_or(self.slug.as_str(), |(_, slug)| slug.as_str())
+            .to_owned();
+        let upstream_latency = self.first_sent.map(|sent| sent.elapsed());
+        if let (Some((config_id, _)), Some(upstream)) = (&self.service, upstream_latency) {
+            telemetry
+                .latency
+                .observe(*config_id, upstream, minute_of(&self.time));
+        }
+        if telemetry.metrics_enabled {
+            self.metrics(&telemetry, &slug, upstream_latency, usage);
+        }
+        let client_name = self
+            .client
+            .as_ref()
+            .map_or_else(String::new, |(_, name)| name.clone());
+        tracing::info!(request_id = %self.request_id, service = %slug, client = %client_name,
+            key_id = ?key_id, key = self.key.as_ref().map_or("-", |(_, hint)| hint.as_str()),
+            status = self.status, attempts = self.attempts, latency_ms = latency.as_millis() as u64,
+            "proxied request");
+        telemetry.request_log.record(RequestLogEntry {
+            id: 0,
+            time: self.time,
+            request_id: std::mem::take(&mut self.request_id),
+            service_id: self.service.as_ref().map(|(id, _)| *id),
+            service: slug,
+            client_key_id: self.client_key_id(),
+            client_key: client_name,
+            key_id,
+            key_hint: self.key.take().map(|(_, hint)| hint),
+            client_format: self.client_format.map(str::to_owned),
+            upstream_format: self.upstream_format.map(str::to_owned),
+            model: self.model.take(),
+            status: self.status,
+            attempts: self.attempts,
+            latency_ms: millis(latency),
+            ttfb_ms: self.ttfb.map(millis),
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+        });
+    }
+
+    fn metrics(
+        &self,
+        telemetry: &Telemetry,
+        slug: &str,
+        upstream_latency: Option<Duration>,
+        usage: Usage,
+    ) {
+        let metrics = &telemetry.metrics;
+        metrics.in_flight.dec();
+        if self.stream {
+            metrics.open_streams.dec();
+        }
+        // Unknown slugs are not labels: anyone can send any path.
+        let service = if self.service.is_some() { slug } else { "-" };
+        metrics
+            .requests
+            .get_or_create(&[
+                ("service", service.to_owned()),
+                (
+                    "client_format",
+                    self.client_format.unwrap_or("-").to_owned(),
+                ),
+                (
+                    "upstream_format",
+                    self.upstream_format.unwrap_or("-").to_owned(),
+                ),
+                ("status", self.status.to_string()),
+            ])
+            .inc();
+        let label = [("service", service.to_owned())];
+        if let Some(upstream) = upstream_latency {
+            metrics
+                .upstream_latency
+                .get_or_create(&label)
+                .observe(upstream.as_secs_f64());
+        }
+        if let Some(ttfb) = self.ttfb {
+            metrics
+                .upstream_ttfb
+                .get_or_create(&label)
+                .observe(ttfb.as_secs_f64());
+        }
+        for (direction, n) in [
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+        ] {
+            if n > 0 {
+                metrics
+                    .tokens
+                    .get_or_create(&[
+                        ("service", service.to_owned()),
+                        ("direction", direction.to_owned()),
+                    ])
+                    .inc_by(n);
+            }
+        }
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn minute_of(time: &Timestamp) -> u64 {
+    u64::try_from(time.unix_timestamp() / 60).unwrap_or(0)
+}
+
+/// An upstream body that shows its bytes to the exchange, which finishes
+/// when the body is dropped (its end, or the client leaving).
+pub struct Metered<S> {
+    inner: S,
+    exchange: Exchange,
+}
+
+impl<S> Metered<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S, exchange: Exchange) -> Self {
+        Self { inner, exchange }
+    }
+}
+
+impl<S, E> Stream for Metered<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    type Item = Result<Bytes, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let item = Pin::new(&mut this.inner).poll_next(cx);
+        if let Poll::Ready(Some(Ok(bytes))) = &item {
+            this.exchange.observe(bytes);
+        }
+        item
+    }
+}
