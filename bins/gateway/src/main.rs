@@ -6,6 +6,12 @@ use gateway::cli::{Cli, Command};
 use gateway::{startup, telemetry, Application, Settings};
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc malloc: the proxy allocates many small,
+/// short-lived buffers per request, where glibc's arena locking and
+/// consolidation showed up at ~10% of CPU in `perf` (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     match run().await {

@@ -44,6 +44,8 @@ pub struct ServiceEntry {
     pub keys: Vec<PoolKey>,
     /// Rotation over `keys`.
     pub rotation: Rotation,
+    /// The slug, shared: metrics label it without allocating per request.
+    pub label: Arc<str>,
 }
 
 /// Everything the proxy needs, decrypted and indexed.
@@ -89,6 +91,7 @@ impl Snapshot {
                 (
                     config.slug.clone(),
                     Arc::new(ServiceEntry {
+                        label: Arc::from(config.slug.as_str()),
                         config,
                         keys,
                         rotation,

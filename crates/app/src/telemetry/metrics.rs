@@ -3,13 +3,54 @@
 //! services, format names, status codes, fixed reason names.
 
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use std::sync::Arc;
 
 type Labels<const N: usize> = [(&'static str, String); N];
+
+/// A shared label value (a service slug), cloned without allocating.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Shared(pub Arc<str>);
+
+impl EncodeLabelValue for Shared {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&&*self.0, encoder)
+    }
+}
+
+/// Labels of `gateway_requests_total`: built per request without allocating.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// Service slug (`-` when unknown).
+    pub service: Shared,
+    /// Client format (`-` on the generic proxy).
+    pub client_format: &'static str,
+    /// Upstream format (`-` on the generic proxy).
+    pub upstream_format: &'static str,
+    /// Status sent.
+    pub status: u16,
+}
+
+/// A service label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ServiceLabel {
+    /// Service slug.
+    pub service: Shared,
+}
+
+/// Labels of `gateway_tokens_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    /// Service slug.
+    pub service: Shared,
+    /// `input` or `output`.
+    pub direction: &'static str,
+}
 
 fn latency_histogram() -> Histogram {
     // 1 ms … ~65 s.
@@ -20,11 +61,11 @@ fn latency_histogram() -> Histogram {
 pub struct Metrics {
     registry: Registry,
     /// Proxied requests by service, client format, upstream format and status.
-    pub requests: Family<Labels<4>, Counter>,
+    pub requests: Family<RequestLabels, Counter>,
     /// From the first byte sent upstream to the end of the answer.
-    pub upstream_latency: Family<Labels<1>, Histogram, fn() -> Histogram>,
+    pub upstream_latency: Family<ServiceLabel, Histogram, fn() -> Histogram>,
     /// From the request's arrival to the upstream answer's head.
-    pub upstream_ttfb: Family<Labels<1>, Histogram, fn() -> Histogram>,
+    pub upstream_ttfb: Family<ServiceLabel, Histogram, fn() -> Histogram>,
     /// Requests moved on to another key.
     pub failovers: Family<Labels<1>, Counter>,
     /// Keys put into a cooldown (or made invalid), by reason.
@@ -42,7 +83,7 @@ pub struct Metrics {
     /// Request-log rows dropped because the queue was full.
     pub request_log_dropped: Counter,
     /// Tokens by service and direction.
-    pub tokens: Family<Labels<2>, Counter>,
+    pub tokens: Family<TokenLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -150,16 +191,18 @@ mod tests {
         let metrics = Metrics::default();
         metrics
             .requests
-            .get_or_create(&[
-                ("service", "s".to_owned()),
-                ("client_format", "openai".to_owned()),
-                ("upstream_format", "openai_compatible".to_owned()),
-                ("status", "200".to_owned()),
-            ])
+            .get_or_create(&RequestLabels {
+                service: Shared(Arc::from("s")),
+                client_format: "openai",
+                upstream_format: "openai_compatible",
+                status: 200,
+            })
             .inc();
         metrics
             .upstream_latency
-            .get_or_create(&[("service", "s".to_owned())])
+            .get_or_create(&ServiceLabel {
+                service: Shared(Arc::from("s")),
+            })
             .observe(0.02);
         metrics.in_flight.inc();
         let text = metrics.render();

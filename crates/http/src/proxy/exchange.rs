@@ -8,7 +8,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use app::proxy::ClientIdentity;
 use app::snapshot::{PoolKey, ServiceEntry};
-use app::telemetry::Telemetry;
+use app::telemetry::{RequestLabels, ServiceLabel, Shared, Telemetry, TokenLabels};
 use converters::usage::UsageScanner;
 use domain::chat::Usage;
 use domain::request_log::RequestLogEntry;
@@ -32,7 +32,7 @@ pub struct Exchange {
     started: Instant,
     time: Timestamp,
     request_id: String,
-    service: Option<(ConfigId, String)>,
+    service: Option<(ConfigId, Arc<str>)>,
     slug: String,
     client: Option<(Option<ClientKeyId>, String)>,
     key: Option<(KeyId, String)>,
@@ -106,7 +106,7 @@ impl Exchange {
 
     /// The service was found.
     pub fn service(&mut self, service: &ServiceEntry) {
-        self.service = Some((service.config.id, service.config.slug.to_string()));
+        self.service = Some((service.config.id, Arc::clone(&service.label)));
     }
 
     /// The caller was identified.
@@ -240,7 +240,7 @@ impl Exchange {
         let slug = self
             .service
             .as_ref()
-            .map_or(self.slug.as_str(), |(_, slug)| slug.as_str())
+            .map_or(self.slug.as_str(), |(_, slug)| &**slug)
             .to_owned();
         let upstream_latency = self.first_sent.map(|sent| sent.elapsed());
         if let (Some((config_id, _)), Some(upstream)) = (&self.service, upstream_latency) {
@@ -249,7 +249,7 @@ impl Exchange {
                 .observe(*config_id, upstream, minute_of(&self.time));
         }
         if telemetry.metrics_enabled {
-            self.metrics(&telemetry, &slug, upstream_latency, usage);
+            self.metrics(&telemetry, upstream_latency, usage);
         }
         let client_name = self
             .client
@@ -259,6 +259,9 @@ impl Exchange {
             key_id = ?key_id, key = self.key.as_ref().map_or("-", |(_, hint)| hint.as_str()),
             status = self.status, attempts = self.attempts, latency_ms = latency.as_millis() as u64,
             "proxied request");
+        if !telemetry.request_log.enabled() {
+            return;
+        }
         telemetry.request_log.record(RequestLogEntry {
             id: 0,
             time: self.time,
@@ -281,36 +284,30 @@ impl Exchange {
         });
     }
 
-    fn metrics(
-        &self,
-        telemetry: &Telemetry,
-        slug: &str,
-        upstream_latency: Option<Duration>,
-        usage: Usage,
-    ) {
+    fn metrics(&self, telemetry: &Telemetry, upstream_latency: Option<Duration>, usage: Usage) {
         let metrics = &telemetry.metrics;
         metrics.in_flight.dec();
         if self.stream {
             metrics.open_streams.dec();
         }
         // Unknown slugs are not labels: anyone can send any path.
-        let service = if self.service.is_some() { slug } else { "-" };
+        let service = self
+            .service
+            .as_ref()
+            .map_or_else(unknown_service, |(_, slug)| Arc::clone(slug));
+        let service = Shared(service);
         metrics
             .requests
-            .get_or_create(&[
-                ("service", service.to_owned()),
-                (
-                    "client_format",
-                    self.client_format.unwrap_or("-").to_owned(),
-                ),
-                (
-                    "upstream_format",
-                    self.upstream_format.unwrap_or("-").to_owned(),
-                ),
-                ("status", self.status.to_string()),
-            ])
+            .get_or_create(&RequestLabels {
+                service: service.clone(),
+                client_format: self.client_format.unwrap_or("-"),
+                upstream_format: self.upstream_format.unwrap_or("-"),
+                status: self.status,
+            })
             .inc();
-        let label = [("service", service.to_owned())];
+        let label = ServiceLabel {
+            service: service.clone(),
+        };
         if let Some(upstream) = upstream_latency {
             metrics
                 .upstream_latency
@@ -330,14 +327,20 @@ impl Exchange {
             if n > 0 {
                 metrics
                     .tokens
-                    .get_or_create(&[
-                        ("service", service.to_owned()),
-                        ("direction", direction.to_owned()),
-                    ])
+                    .get_or_create(&TokenLabels {
+                        service: service.clone(),
+                        direction,
+                    })
                     .inc_by(n);
             }
         }
     }
+}
+
+/// The label of requests to no known service, shared.
+fn unknown_service() -> Arc<str> {
+    static UNKNOWN: OnceLock<Arc<str>> = OnceLock::new();
+    Arc::clone(UNKNOWN.get_or_init(|| Arc::from("-")))
 }
 
 impl Drop for Exchange {
