@@ -451,4 +451,35 @@ async fn request_logs(repo: &dyn KeyRepository) {
         ),
         0
     );
+
+    // More rows than one statement takes: all land, fields intact.
+    let bulk: Vec<RequestLogEntry> = (0..2345u16)
+        .map(|n| log_row(n, "bulk", "z", 200, base + 100_000 + i64::from(n)))
+        .collect();
+    ok(
+        repo.insert_request_logs(&bulk).await,
+        "insert a large batch",
+    );
+    let landed = all(RequestLogQuery {
+        service: Some("bulk".to_owned()),
+        limit: 5000,
+        ..RequestLogQuery::default()
+    })
+    .await;
+    assert_eq!(landed.len(), 2345);
+    assert_eq!(
+        landed.first().map(|r| r.request_id.as_str()),
+        Some("req-2344")
+    );
+    assert_eq!(landed.last().map(|r| r.request_id.as_str()), Some("req-0"));
+    let mut expected = bulk[1000].clone();
+    let found = landed
+        .iter()
+        .find(|r| r.request_id == "req-1000")
+        .cloned()
+        .map(|r| {
+            expected.id = r.id;
+            r
+        });
+    assert_eq!(found, Some(expected), "a row of the second statement");
 }
