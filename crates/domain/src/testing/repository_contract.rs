@@ -472,14 +472,10 @@ async fn request_logs(repo: &dyn KeyRepository) {
         Some("req-2344")
     );
     assert_eq!(landed.last().map(|r| r.request_id.as_str()), Some("req-0"));
-    let mut expected = bulk[1000].clone();
-    let found = landed
-        .iter()
-        .find(|r| r.request_id == "req-1000")
-        .cloned()
-        .map(|r| {
-            expected.id = r.id;
-            r
-        });
+    let found = landed.iter().find(|r| r.request_id == "req-1000").cloned();
+    let expected = RequestLogEntry {
+        id: found.as_ref().map_or(0, |r| r.id),
+        ..bulk[1000].clone()
+    };
     assert_eq!(found, Some(expected), "a row of the second statement");
 }
