@@ -332,3 +332,39 @@ async fn unreachable_upstream_is_502_and_slow_upstream_is_504() {
         "the service's timeout_s applies"
     );
 }
+
+#[actix_web::test]
+async fn proxy_prefixes_match_whole_path_segments_only() {
+    let (app, mock, token) = app().await;
+    let id = llm_service(
+        &app,
+        &token,
+        "seg",
+        "openai_compatible",
+        &format!("{}/v1", mock.address),
+    )
+    .await;
+    app.add_key(&token, id, "sk-errors-key-000000003").await;
+    let bearer = format!("Bearer {GLOBAL}");
+    let headers = [("authorization", bearer.as_str())];
+    // Lookalike prefixes are not the proxies: nothing reaches the upstream.
+    for path in [
+        "/llmseg/v1/models",
+        "/llm-seg/v1/models",
+        "/proxyseg/v1/models",
+    ] {
+        let answer = app.call(Method::GET, path, &headers, None).await;
+        assert_eq!(answer.status, 404, "{path}");
+    }
+    assert!(mock.recorded().is_empty(), "no lookalike path was proxied");
+    // No slug at all: the proxy's own 404 in the client's shape.
+    for path in ["/llm", "/llm/", "/llm//v1/models"] {
+        let answer = app.call(Method::GET, path, &headers, None).await;
+        assert_eq!(answer.status, 404, "{path}: {}", answer.text());
+    }
+    let routed = app
+        .call(Method::GET, "/llm/seg/v1/models", &headers, None)
+        .await;
+    assert_eq!(routed.status, 200, "{}", routed.text());
+    assert_eq!(mock.recorded().len(), 1);
+}

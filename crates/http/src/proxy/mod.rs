@@ -41,12 +41,13 @@ pub struct ProxyState {
     pub default_max_tokens: u64,
 }
 
-/// Registers both proxies.
+/// Registers both proxies. Each is a scope with a static prefix whose
+/// handler reads the slug and the rest of the path itself
+/// ([`slug_and_tail`]): routes with `{slug}/{tail:.*}` patterns are matched
+/// by a regex engine, which cost ~7% of the gateway's CPU per request.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.route("/proxy/{slug}", web::route().to(generic::proxy))
-        .route("/proxy/{slug}/{tail:.*}", web::route().to(generic::proxy))
-        .route("/llm/{slug}", web::route().to(llm::proxy))
-        .route("/llm/{slug}/{tail:.*}", web::route().to(llm::proxy));
+    cfg.service(web::scope("/proxy").default_service(web::to(generic::proxy)))
+        .service(web::scope("/llm").default_service(web::to(llm::proxy)));
 }
 
 /// The slug and the rest of the path, exactly as the client encoded them.
