@@ -183,14 +183,18 @@ fn last_object_of<'a>(bytes: &'a [u8], key: &str) -> Option<&'a [u8]> {
 /// quoted name followed by a colon; inside JSON strings quotes are escaped,
 /// so text can never look like one.
 fn value_start(bytes: &[u8], key: &str, from: usize) -> Option<usize> {
-    let needle = format!("\"{key}\"");
-    let needle = needle.as_bytes();
+    let name = key.as_bytes();
     let mut at = from;
-    while at + needle.len() <= bytes.len() {
-        let found = bytes[at..]
-            .windows(needle.len())
-            .position(|w| w == needle)?;
-        let mut i = at + found + needle.len();
+    // Finds the bare name (SIMD substring search) and checks the quotes
+    // around it: no needle to build per call.
+    while let Some(found) = memchr::memmem::find(bytes.get(at..)?, name) {
+        let start = at + found;
+        let end = start + name.len();
+        at = start + 1;
+        if start == 0 || bytes[start - 1] != b'"' || bytes.get(end) != Some(&b'"') {
+            continue;
+        }
+        let mut i = end + 1;
         while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
         }
@@ -201,7 +205,6 @@ fn value_start(bytes: &[u8], key: &str, from: usize) -> Option<usize> {
             }
             return Some(i);
         }
-        at += found + 1;
     }
     None
 }
@@ -265,6 +268,21 @@ pub fn is_openai_usage_chunk(data: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_quoted_names_followed_by_a_colon() {
+        let json = br#"{"xmodel":"a","note":"model","model" :  "m","model2":1}"#;
+        let at = value_start(json, "model", 0);
+        assert_eq!(at.map(|i| &json[i..i + 3]), Some(&br#""m""#[..]));
+        assert_eq!(
+            value_start(br#"model":1"#, "model", 0),
+            None,
+            "no opening quote"
+        );
+        assert_eq!(value_start(br#"{"model""#, "model", 0), None, "no colon");
+        assert_eq!(value_start(b"{}", "model", 5), None, "start past the end");
+        assert_eq!(model_in(json), Some("m".to_owned()));
+    }
 
     fn scan(format: ApiFormat, stream: bool, body: &str, chunk: usize) -> Reported {
         let mut scanner = UsageScanner::new(format, stream);

@@ -237,11 +237,6 @@ impl Exchange {
                 );
             }
         }
-        let slug = self
-            .service
-            .as_ref()
-            .map_or(self.slug.as_str(), |(_, slug)| &**slug)
-            .to_owned();
         let upstream_latency = self.first_sent.map(|sent| sent.elapsed());
         if let (Some((config_id, _)), Some(upstream)) = (&self.service, upstream_latency) {
             telemetry
@@ -251,10 +246,12 @@ impl Exchange {
         if telemetry.metrics_enabled {
             self.metrics(&telemetry, upstream_latency, usage);
         }
-        let client_name = self
-            .client
+        let slug = self
+            .service
             .as_ref()
-            .map_or_else(String::new, |(_, name)| name.clone());
+            .map_or(self.slug.as_str(), |(_, slug)| &**slug);
+        let client_name = self.client.as_ref().map_or("", |(_, name)| name.as_str());
+        // Fields are only formatted when the line is enabled.
         tracing::info!(request_id = %self.request_id, service = %slug, client = %client_name,
             key_id = ?key_id, key = self.key.as_ref().map_or("-", |(_, hint)| hint.as_str()),
             status = self.status, attempts = self.attempts, latency_ms = latency.as_millis() as u64,
@@ -262,14 +259,16 @@ impl Exchange {
         if !telemetry.request_log.enabled() {
             return;
         }
+        let service = slug.to_owned();
+        let client_key = client_name.to_owned();
         telemetry.request_log.record(RequestLogEntry {
             id: 0,
             time: self.time,
             request_id: std::mem::take(&mut self.request_id),
             service_id: self.service.as_ref().map(|(id, _)| *id),
-            service: slug,
+            service,
             client_key_id: self.client_key_id(),
-            client_key: client_name,
+            client_key,
             key_id,
             key_hint: self.key.take().map(|(_, hint)| hint),
             client_format: self.client_format.map(str::to_owned),
