@@ -484,6 +484,45 @@ async fn a_stalled_database_drops_log_rows_instead_of_slowing_requests() {
     spy.resume();
 }
 
+#[actix_web::test]
+async fn a_burst_beyond_the_interval_is_written_not_dropped() {
+    // A queue of 40 rows wakes its writer at 10 queued: 200 requests within
+    // one flush interval are all written. Drained only once a second, 160
+    // of them would be dropped.
+    let spy = Arc::new(Spy::default());
+    let options = TestOptions {
+        spy: Some(Arc::clone(&spy)),
+        ..TestOptions::default()
+    }
+    .env("REQUEST_LOG_QUEUE_SIZE", "40");
+    let s = setup(options).await;
+    let bearer = format!("Bearer {}", s.client_key);
+    let (path, body) = request("openai", "oa", false);
+    let body = body.to_string().into_bytes();
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let started = Instant::now();
+    for _ in 0..10 {
+        let calls = (0..20).map(|_| {
+            s.app
+                .call(Method::POST, &path, &headers, Some(body.clone()))
+        });
+        for answer in futures_util::future::join_all(calls).await {
+            assert_eq!(answer.status, 200, "{}", answer.text());
+        }
+    }
+    let elapsed = started.elapsed();
+    let metrics = s.app.call(Method::GET, "/metrics", &[], None).await.text();
+    s.app.stop().await;
+    assert!(
+        metrics.contains("gateway_request_log_dropped_total 0\n"),
+        "no row dropped in {elapsed:?}:\n{metrics}"
+    );
+    assert_eq!(spy.request_log_rows.load(Ordering::SeqCst), 200);
+}
+
 /// Runs `n` chat requests, 50 at a time, spread over the four services.
 async fn run_requests(s: &Setup, n: usize) {
     let bearer = format!("Bearer {}", s.client_key);

@@ -156,6 +156,10 @@ impl Telemetry {
                         self.flush_request_log(repo.as_ref(), 1).await;
                     }
                 }
+                () = self.request_log.filling() => {
+                    self.flush_request_log(repo.as_ref(), 1).await;
+                    log_ticks.reset();
+                }
                 _ = prune_ticks.tick() => {
                     if self.request_log.enabled() {
                         match self.request_log.prune(repo.as_ref(), retention).await {

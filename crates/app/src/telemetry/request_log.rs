@@ -1,13 +1,16 @@
 //! The request-log queue (SPEC §7): the hot path hands rows to a bounded
-//! queue and never waits; a writer drains it in batches. When the database
-//! lags and the queue is full, rows are dropped and counted.
+//! queue and never waits; a writer drains it in batches, every interval and
+//! as soon as a quarter of the queue is taken (so a burst, or a sustained
+//! rate above a quarter of the queue per interval, is written rather than
+//! dropped). When the database lags and the queue is full, rows are dropped
+//! and counted.
 
 use domain::ports::{KeyRepository, RepoError};
 use domain::request_log::RequestLogEntry;
 use domain::time_fmt;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 
 /// Rows the queue holds before it drops new ones.
 pub const QUEUE_CAPACITY: usize = 20_000;
@@ -27,6 +30,10 @@ pub struct RequestLog {
     receiver: Mutex<mpsc::Receiver<RequestLogEntry>>,
     dropped: Counter,
     enabled: bool,
+    /// Wakes the writer before its interval.
+    filling: Notify,
+    /// Queued rows that wake it: a quarter of the queue.
+    early_at: usize,
 }
 
 impl RequestLog {
@@ -34,12 +41,15 @@ impl RequestLog {
     /// log records nothing.
     #[must_use]
     pub fn new(capacity: usize, enabled: bool, dropped: Counter) -> Self {
-        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        let capacity = capacity.max(1);
+        let (sender, receiver) = mpsc::channel(capacity);
         Self {
             sender,
             receiver: Mutex::new(receiver),
             dropped,
             enabled,
+            filling: Notify::new(),
+            early_at: (capacity / 4).max(1),
         }
     }
 
@@ -55,12 +65,23 @@ impl RequestLog {
             return true;
         }
         match self.sender.try_send(entry) {
-            Ok(()) => true,
+            Ok(()) => {
+                if self.sender.max_capacity() - self.sender.capacity() >= self.early_at {
+                    self.filling.notify_one();
+                }
+                true
+            }
             Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
                 self.dropped.inc();
                 false
             }
         }
+    }
+
+    /// Resolves once a quarter of the queue is taken (at once if that
+    /// happened since the last call).
+    pub async fn filling(&self) {
+        self.filling.notified().await;
     }
 
     /// Rows dropped since start.
@@ -150,6 +171,33 @@ mod tests {
         let kept = (0..5).filter(|n| log.record(entry(*n))).count();
         assert_eq!(kept, 3);
         assert_eq!(log.dropped(), 2);
+    }
+
+    fn woken(log: &RequestLog) -> bool {
+        tokio_test_block_on(async {
+            tokio::select! {
+                biased;
+                () = log.filling() => true,
+                () = std::future::ready(()) => false,
+            }
+        })
+    }
+
+    fn tokio_test_block_on<F: std::future::Future>(future: F) -> F::Output {
+        match tokio::runtime::Builder::new_current_thread().build() {
+            Ok(runtime) => runtime.block_on(future),
+            Err(error) => panic!("no runtime: {error}"),
+        }
+    }
+
+    #[test]
+    fn a_quarter_full_queue_wakes_the_writer_early() {
+        let log = RequestLog::new(8, true, Counter::default());
+        log.record(entry(1));
+        assert!(!woken(&log), "one row of eight waits for the interval");
+        log.record(entry(2));
+        assert!(woken(&log), "two rows of eight wake the writer");
+        assert!(!woken(&log), "one wake per filling");
     }
 
     #[test]

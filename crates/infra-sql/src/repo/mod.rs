@@ -3,6 +3,7 @@
 mod client_keys;
 mod configs;
 mod keys;
+mod request_log_insert;
 mod request_logs;
 mod settings;
 
@@ -123,7 +124,7 @@ impl KeyRepository for SqlKeyRepository {
         keys::record_usage(&self.db, batch).await
     }
     async fn insert_request_logs(&self, rows: &[RequestLogEntry]) -> Result<(), RepoError> {
-        request_logs::insert(&self.db, rows).await
+        request_log_insert::insert(&self.db, rows).await
     }
     async fn list_request_logs(
         &self,
