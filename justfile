@@ -30,8 +30,9 @@ migrate:
 gen-key:
     cargo run --release -- gen-key
 
-# Proxy throughput and latency (gateway vs direct, enterprise vs lightweight) and
-# conversion speed, written to docs/benchmarks.md.
+# Proxy throughput, latency, time to first byte and memory (gateway against nginx
+# and the mock directly; enterprise, telemetry off, conversion) and conversion
+# speed, written to docs/benchmarks.md with plots in docs/bench/.
 bench:
     scripts/bench.sh
     scripts/bench-conversion.sh

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# CPU time the gateway process spends per proxied request (all its threads,
+# the request-log writer and SQLite included), for four telemetry variants
+# side by side: everything on, request log off, metrics off, telemetry off.
+# Steadier than requests/s for judging a change to the hot path, because it
+# does not depend on what else the two cores are doing.
+#
+# Usage: scripts/bench/cpu-per-request.sh [seconds per cell, 5] [rounds, 2]
+# Needs the release binaries (just bench builds them) and wrk.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/lib/admin.sh
+source scripts/lib/admin.sh
+DURATION=${1:-5}
+ROUNDS=${2:-2}
+BIN=target/release
+WORK=$(mktemp -d)
+MOCK_PORT=18181
+declare -A SWITCH=([full]="" [nolog]="REQUEST_LOG_ENABLED=false" [nometrics]="METRICS_ENABLED=false" [off]="TELEMETRY_ENABLED=false")
+declare -A PORT=([full]=18191 [nolog]=18192 [nometrics]=18193 [off]=18194)
+declare -A PID
+"$BIN/mock-upstream" "127.0.0.1:$MOCK_PORT" 1 2>"$WORK/mock.log" &
+MOCK=$!
+for v in full nolog nometrics off; do
+  # shellcheck disable=SC2086
+  env ${SWITCH[$v]} BACKEND_PORT="${PORT[$v]}" BIND_ADDRESS=127.0.0.1 DATABASE_PATH="$WORK/$v/db.sqlite" \
+    ADMIN_PASSWORD=bench GLOBAL_PROXY_KEYS=ck LOG_LEVEL=warn "$BIN/gateway" 2>"$WORK/$v.log" >/dev/null &
+  PID[$v]=$!
+done
+trap 'kill "${PID[@]}" "$MOCK" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+for v in full nolog nometrics off; do
+  wait_for "http://127.0.0.1:${PORT[$v]}/healthz" "http://127.0.0.1:$MOCK_PORT/v1/models"
+  admin_login "${PORT[$v]}" bench
+  create_service_with_keys "${PORT[$v]}" "{\"name\":\"bench\",\"slug\":\"bench\",\"config_type\":\"llm\",
+    \"target_base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_format\":\"openai_compatible\"}" \
+    '{"keys":["sk-bench-key-0000000001","sk-bench-key-0000000002"]}' >/dev/null
+done
+cat >"$WORK/chat.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer ck"
+LUA
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+for round in $(seq 1 "$ROUNDS"); do
+  for v in full nolog nometrics off; do
+    before=$(ticks "${PID[$v]}")
+    out=$(wrk -t2 -c64 -d"${DURATION}s" -s "$WORK/chat.lua" "http://127.0.0.1:${PORT[$v]}/llm/bench/v1/chat/completions")
+    sleep 1.2 # the request-log writer's last flush of this cell
+    after=$(ticks "${PID[$v]}")
+    requests=$(echo "$out" | awk '/requests in/ { print $1 }')
+    rps=$(echo "$out" | awk '/Requests\/sec/ { printf "%d", $2 }')
+    awk -v r="$round" -v v="$v" -v rps="$rps" -v t=$((after - before)) -v hz="$HZ" -v n="$requests" \
+      'BEGIN { printf "round %d  %-10s %7d req/s  %6.2f us CPU/request\n", r, v, rps, t / hz * 1e6 / n }'
+  done
+done
+for v in full off; do
+  echo "$v after the run: $(grep -E 'RssAnon|RssFile' "/proc/${PID[$v]}/status" | tr -s ' \t\n' ' ')"
+done
