@@ -11,13 +11,19 @@
 //!   the gateway grew by hundreds of MB. These statements are not cached
 //!   (`persistent(false)`); preparing one per second is cheap.
 
-use crate::errors::repo_err;
-use crate::mapping::to_i64;
+// Without a backend there is nothing to write with (the crate is only ever
+// built with one; `cargo check -p infra-sql` alone builds it with none).
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "mysql", feature = "postgres")),
+    allow(dead_code)
+)]
+
 use domain::ports::RepoError;
 use domain::request_log::RequestLogEntry;
-use domain::time_fmt::unix_millis;
 use sea_orm::{DatabaseConnection, DbBackend};
 use std::fmt::Write as _;
+#[cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres"))]
+use {crate::errors::repo_err, crate::mapping::to_i64, domain::time_fmt::unix_millis};
 
 /// Rows per INSERT statement: 17 bound columns × 1000 stays under every
 /// backend's bound-parameter limit (SQLite 32,766; MySQL and PostgreSQL 65,535).
