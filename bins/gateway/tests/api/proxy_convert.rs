@@ -246,6 +246,37 @@ async fn upstream_errors_reach_the_client_in_its_format_with_the_message_kept() 
 }
 
 #[actix_web::test]
+async fn a_converted_rate_limit_keeps_the_upstreams_retry_hints() {
+    // One key: its 429 is the last answer, delivered in the client's format.
+    let (app, mock) = setup("openai_compatible", "/sim/v1", json!({})).await;
+    mock.push_fault(Fault {
+        headers: vec![
+            ("retry-after".to_owned(), "7".to_owned()),
+            ("retry-after-ms".to_owned(), "6500".to_owned()),
+            ("x-ratelimit-remaining-requests".to_owned(), "0".to_owned()),
+        ],
+        ..Fault::status(429)
+    });
+    let response = app
+        .call(
+            Method::POST,
+            "/llm/conv/v1/messages",
+            &[("x-api-key", GLOBAL), ("anthropic-version", "2023-06-01")],
+            Some(json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}).to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(response.status, 429, "{}", response.text());
+    assert_eq!(response.json()["error"]["type"], "rate_limit_error");
+    assert_eq!(response.header("retry-after").as_deref(), Some("7"));
+    assert_eq!(response.header("retry-after-ms").as_deref(), Some("6500"));
+    assert_eq!(
+        response.header("x-ratelimit-remaining-requests").as_deref(),
+        None,
+        "OpenAI's rate-limit headers mean nothing to an Anthropic client"
+    );
+}
+
+#[actix_web::test]
 async fn malformed_upstream_output_is_502_in_the_client_format() {
     // `/echo` answers the request body itself: valid JSON, but not an Anthropic message.
     let (app, _mock) = setup("anthropic_native", "/echo", json!({})).await;

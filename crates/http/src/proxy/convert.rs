@@ -124,6 +124,9 @@ pub fn request_headers(
     headers
 }
 
+/// Upstream headers kept on a converted error: when to try again.
+const RETRY_HINTS: [&str; 2] = ["retry-after", "retry-after-ms"];
+
 /// Converts the upstream's answer (after failover) for the client.
 ///
 /// # Errors
@@ -138,14 +141,27 @@ pub async fn respond(
     upstream_format: ApiFormat,
 ) -> Result<HttpResponse, Failure> {
     let response = match answer {
-        Answer::Error { status, body, .. } => {
+        Answer::Error {
+            status,
+            headers,
+            body,
+            ..
+        } => {
             let converted = converters::errors::convert_error(
                 converters::handler_for(conversion.client),
                 status.as_u16(),
                 &body,
             );
             tracing::debug!(status = status.as_u16(), "upstream error converted");
-            return Ok(HttpResponse::build(status).json(converted));
+            let mut builder = HttpResponse::build(status);
+            // Back-off hints mean the same in every format, and every SDK reads them.
+            for (name, value) in headers
+                .into_iter()
+                .filter(|(name, _)| RETRY_HINTS.contains(&name.as_str()))
+            {
+                builder.insert_header((name, value));
+            }
+            return Ok(builder.json(converted));
         }
         Answer::Success { response, .. } => IdleTimeout::new(response, idle),
     };
