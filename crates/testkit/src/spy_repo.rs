@@ -1,6 +1,6 @@
 //! A repository wrapper that counts the writes the hot path must batch
-//! (usage and request-log rows) and can stall request-log writes, as a
-//! lagging database would.
+//! (usage and request-log rows) and can stall request-log writes or pruning,
+//! as a lagging database would.
 
 use async_trait::async_trait;
 use domain::client_key::{NewClientKey, StoredClientKey};
@@ -24,6 +24,7 @@ pub struct Spy {
     /// Rows passed to `insert_request_logs`.
     pub request_log_rows: AtomicUsize,
     stalled: AtomicBool,
+    prune_stalled: AtomicBool,
     resume: Notify,
 }
 
@@ -33,10 +34,26 @@ impl Spy {
         self.stalled.store(true, Ordering::SeqCst);
     }
 
-    /// Lets stalled writes finish.
+    /// Request-log pruning waits until [`Spy::resume`], as a long DELETE would.
+    pub fn stall_prune(&self) {
+        self.prune_stalled.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets stalled writes and prunes finish.
     pub fn resume(&self) {
         self.stalled.store(false, Ordering::SeqCst);
+        self.prune_stalled.store(false, Ordering::SeqCst);
         self.resume.notify_waiters();
+    }
+
+    async fn wait_while(&self, flag: &AtomicBool) {
+        while flag.load(Ordering::SeqCst) {
+            let resumed = self.resume.notified();
+            if !flag.load(Ordering::SeqCst) {
+                break;
+            }
+            resumed.await;
+        }
     }
 }
 
@@ -143,13 +160,7 @@ impl KeyRepository for SpyRepository {
         self.spy
             .request_log_rows
             .fetch_add(rows.len(), Ordering::SeqCst);
-        while self.spy.stalled.load(Ordering::SeqCst) {
-            let resumed = self.spy.resume.notified();
-            if !self.spy.stalled.load(Ordering::SeqCst) {
-                break;
-            }
-            resumed.await;
-        }
+        self.spy.wait_while(&self.spy.stalled).await;
         self.inner.insert_request_logs(rows).await
     }
     async fn list_request_logs(
@@ -163,6 +174,7 @@ impl KeyRepository for SpyRepository {
         older_than: Timestamp,
         max_rows: u64,
     ) -> Result<u64, RepoError> {
+        self.spy.wait_while(&self.spy.prune_stalled).await;
         self.inner.prune_request_logs(older_than, max_rows).await
     }
     async fn ping(&self) -> Result<(), RepoError> {

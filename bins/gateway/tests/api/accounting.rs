@@ -523,6 +523,45 @@ async fn a_burst_beyond_the_interval_is_written_not_dropped() {
     assert_eq!(spy.request_log_rows.load(Ordering::SeqCst), 200);
 }
 
+#[actix_web::test]
+async fn a_slow_prune_does_not_hold_up_the_request_log() {
+    // The first prune runs at start and hangs, as a DELETE of a big log can.
+    let spy = Arc::new(Spy::default());
+    spy.stall_prune();
+    let s = setup(TestOptions {
+        spy: Some(Arc::clone(&spy)),
+        ..TestOptions::default()
+    })
+    .await;
+    let bearer = format!("Bearer {}", s.client_key);
+    let (path, body) = request("openai", "oa", false);
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/json"),
+    ];
+    for _ in 0..5 {
+        let answer = s
+            .app
+            .call(
+                Method::POST,
+                &path,
+                &headers,
+                Some(body.to_string().into_bytes()),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    }
+    // Written by the periodic flush (1 s), not by the one at shutdown.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while spy.request_log_rows.load(Ordering::SeqCst) < 5 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let written = spy.request_log_rows.load(Ordering::SeqCst);
+    spy.resume();
+    s.app.stop().await;
+    assert_eq!(written, 5, "rows written while a prune hangs");
+}
+
 /// Runs `n` chat requests, 50 at a time, spread over the four services.
 async fn run_requests(s: &Setup, n: usize) {
     let bearer = format!("Bearer {}", s.client_key);

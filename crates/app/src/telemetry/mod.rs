@@ -129,7 +129,9 @@ impl Telemetry {
     }
 
     /// Writes usage every `usage_every` and the request log every
-    /// `log_every`, pruning it every [`PRUNE_INTERVAL`], until the process ends.
+    /// `log_every` (or sooner, when its queue fills), and prunes the log every
+    /// [`PRUNE_INTERVAL`] in a loop of its own, so a long DELETE never holds
+    /// up the flushes — until the process ends.
     pub async fn run_writers(
         self: Arc<Self>,
         repo: Arc<dyn KeyRepository>,
@@ -137,40 +139,58 @@ impl Telemetry {
         log_every: Duration,
         retention: Retention,
     ) {
+        tokio::join!(
+            self.write_batches(repo.as_ref(), usage_every, log_every),
+            self.prune_log(repo.as_ref(), retention)
+        );
+    }
+
+    async fn write_batches(
+        &self,
+        repo: &dyn KeyRepository,
+        usage_every: Duration,
+        log_every: Duration,
+    ) {
         let mut usage_ticks = tokio::time::interval(usage_every);
         let mut log_ticks = tokio::time::interval(log_every);
-        let mut prune_ticks = tokio::time::interval(PRUNE_INTERVAL);
-        for ticks in [&mut usage_ticks, &mut log_ticks, &mut prune_ticks] {
+        for ticks in [&mut usage_ticks, &mut log_ticks] {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
         loop {
             tokio::select! {
                 _ = usage_ticks.tick() => {
-                    if let Err(error) = self.usage.flush(repo.as_ref()).await {
+                    if let Err(error) = self.usage.flush(repo).await {
                         self.database_error("usage");
                         tracing::warn!(%error, "cannot write usage counters; kept for the next flush");
                     }
                 }
                 _ = log_ticks.tick() => {
                     if self.request_log.enabled() {
-                        self.flush_request_log(repo.as_ref(), 1).await;
+                        self.flush_request_log(repo, 1).await;
                     }
                 }
                 () = self.request_log.filling() => {
-                    self.flush_request_log(repo.as_ref(), 1).await;
+                    self.flush_request_log(repo, 1).await;
                     log_ticks.reset();
                 }
-                _ = prune_ticks.tick() => {
-                    if self.request_log.enabled() {
-                        match self.request_log.prune(repo.as_ref(), retention).await {
-                            Ok(0) => {}
-                            Ok(n) => tracing::info!(rows = n, "request log pruned"),
-                            Err(error) => {
-                                self.database_error("request_log_prune");
-                                tracing::warn!(%error, "cannot prune the request log");
-                            }
-                        }
-                    }
+            }
+        }
+    }
+
+    async fn prune_log(&self, repo: &dyn KeyRepository, retention: Retention) {
+        if !self.request_log.enabled() {
+            return;
+        }
+        let mut prune_ticks = tokio::time::interval(PRUNE_INTERVAL);
+        prune_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            prune_ticks.tick().await;
+            match self.request_log.prune(repo, retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "request log pruned"),
+                Err(error) => {
+                    self.database_error("request_log_prune");
+                    tracing::warn!(%error, "cannot prune the request log");
                 }
             }
         }
