@@ -351,6 +351,7 @@ def run(work: pathlib.Path, servers: Servers, enterprise: bool) -> tuple[dict, d
                                                        key=UPSTREAM_KEYS[0]))
     servers.start("nginx", ["nginx", "-g", "daemon off;", "-p", str(work), "-c", str(work / "nginx.conf")])
     wait_for(f"http://127.0.0.1:{PORTS['direct']}/v1/models")
+    wait_for(f"http://127.0.0.1:{PORTS['nginx']}/llm/bench/v1/models")
     for name in ("gateway", "off", "enterprise") if enterprise else ("gateway", "off"):
         wait_for(f"http://127.0.0.1:{PORTS[name]}/healthz")
         configure_gateway(PORTS[name])
