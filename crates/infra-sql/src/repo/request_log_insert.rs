@@ -1,5 +1,5 @@
 //! Writing request-log batches: one multi-row INSERT per flush (up to 1000
-//! rows a statement, one transaction past that), on the backend's own sqlx
+//! rows a statement), in one transaction, on the backend's own sqlx
 //! pool rather than through the query builder, for two reasons measured at
 //! tens of thousands of rows a second:
 //!
@@ -104,13 +104,7 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
 {
-    if rows.len() <= ROWS_PER_STATEMENT {
-        let sql = insert_sql(backend, rows.len());
-        let query = bind_rows(sqlx::query::<DB>(&sql).persistent(false), rows);
-        query.execute(pool).await.map_err(sqlx_err)?;
-        return Ok(());
-    }
-    // Several statements: one transaction, so a flush lands whole or not at all.
+    // One transaction, so a flush of several statements lands whole or not at all.
     let mut tx = pool.begin().await.map_err(sqlx_err)?;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = insert_sql(backend, chunk.len());
@@ -212,6 +206,17 @@ mod tests {
         let postgres = insert_sql(DbBackend::Postgres, 2);
         assert!(postgres.ends_with("$33, $34)"));
         assert!(!postgres.contains('?'));
+    }
+
+    #[test]
+    fn the_columns_are_the_entitys_in_its_order() {
+        use crate::entities::request_log::Column;
+        use sea_orm::{Iden, Iterable};
+        let entity: Vec<String> = Column::iter()
+            .filter(|c| !matches!(c, Column::Id))
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(entity, COLUMNS);
     }
 
     #[test]
