@@ -173,31 +173,25 @@ mod tests {
         assert_eq!(log.dropped(), 2);
     }
 
-    fn woken(log: &RequestLog) -> bool {
-        tokio_test_block_on(async {
-            tokio::select! {
-                biased;
-                () = log.filling() => true,
-                () = std::future::ready(()) => false,
-            }
-        })
-    }
-
-    fn tokio_test_block_on<F: std::future::Future>(future: F) -> F::Output {
-        match tokio::runtime::Builder::new_current_thread().build() {
-            Ok(runtime) => runtime.block_on(future),
-            Err(error) => panic!("no runtime: {error}"),
+    async fn woken(log: &RequestLog) -> bool {
+        tokio::select! {
+            biased;
+            () = log.filling() => true,
+            () = std::future::ready(()) => false,
         }
     }
 
-    #[test]
-    fn a_quarter_full_queue_wakes_the_writer_early() {
+    #[tokio::test]
+    async fn a_quarter_full_queue_wakes_the_writer_early() {
         let log = RequestLog::new(8, true, Counter::default());
         log.record(entry(1));
-        assert!(!woken(&log), "one row of eight waits for the interval");
+        assert!(
+            !woken(&log).await,
+            "one row of eight waits for the interval"
+        );
         log.record(entry(2));
-        assert!(woken(&log), "two rows of eight wake the writer");
-        assert!(!woken(&log), "one wake per filling");
+        assert!(woken(&log).await, "two rows of eight wake the writer");
+        assert!(!woken(&log).await, "one wake per filling");
     }
 
     #[test]
