@@ -260,11 +260,7 @@ async fn a_streamed_openai_passthrough_asks_for_usage_and_hides_the_extra_chunk(
 #[actix_web::test]
 async fn every_request_gets_one_log_row_with_paging_filters_and_request_ids() {
     let spy = Arc::new(Spy::default());
-    let s = setup(TestOptions {
-        spy: Some(Arc::clone(&spy)),
-        ..TestOptions::default()
-    })
-    .await;
+    let s = setup(spied(&spy)).await;
     // A second key on "oa" that fails: requests it gets first fail over.
     let bad = s
         .app
@@ -439,32 +435,12 @@ async fn every_request_gets_one_log_row_with_paging_filters_and_request_ids() {
 #[actix_web::test]
 async fn a_stalled_database_drops_log_rows_instead_of_slowing_requests() {
     let spy = Arc::new(Spy::default());
-    let options = TestOptions {
-        spy: Some(Arc::clone(&spy)),
-        ..TestOptions::default()
-    }
-    .env("REQUEST_LOG_QUEUE_SIZE", "50");
-    let s = setup(options).await;
+    let s = setup(spied(&spy).env("REQUEST_LOG_QUEUE_SIZE", "50")).await;
     spy.stall();
-    let bearer = format!("Bearer {}", s.client_key);
-    let (path, body) = request("openai", "oa", false);
-    let body = body.to_string().into_bytes();
-    let headers = [
-        ("authorization", bearer.as_str()),
-        ("content-type", "application/json"),
-    ];
-    let calls = (0..200).map(|_| {
-        s.app
-            .call(Method::POST, &path, &headers, Some(body.clone()))
-    });
     // Requests never wait for the log: all are answered while it is stalled.
-    let answers = tokio::time::timeout(
-        Duration::from_secs(30),
-        futures_util::future::join_all(calls),
-    )
-    .await
-    .expect("requests are not held up by a stalled request log");
-    assert!(answers.iter().all(|r| r.status == 200));
+    tokio::time::timeout(Duration::from_secs(30), chats_at_once(&s, 200))
+        .await
+        .expect("requests are not held up by a stalled request log");
     let metrics = s.app.call(Method::GET, "/metrics", &[], None).await.text();
     // A flush may have taken some rows and hung; the queue holds 50; the rest is dropped.
     let taken = spy.request_log_rows.load(Ordering::SeqCst) as f64;
@@ -490,28 +466,10 @@ async fn a_burst_beyond_the_interval_is_written_not_dropped() {
     // one flush interval are all written. Drained only once a second, 160
     // of them would be dropped.
     let spy = Arc::new(Spy::default());
-    let options = TestOptions {
-        spy: Some(Arc::clone(&spy)),
-        ..TestOptions::default()
-    }
-    .env("REQUEST_LOG_QUEUE_SIZE", "40");
-    let s = setup(options).await;
-    let bearer = format!("Bearer {}", s.client_key);
-    let (path, body) = request("openai", "oa", false);
-    let body = body.to_string().into_bytes();
-    let headers = [
-        ("authorization", bearer.as_str()),
-        ("content-type", "application/json"),
-    ];
+    let s = setup(spied(&spy).env("REQUEST_LOG_QUEUE_SIZE", "40")).await;
     let started = Instant::now();
     for _ in 0..10 {
-        let calls = (0..20).map(|_| {
-            s.app
-                .call(Method::POST, &path, &headers, Some(body.clone()))
-        });
-        for answer in futures_util::future::join_all(calls).await {
-            assert_eq!(answer.status, 200, "{}", answer.text());
-        }
+        chats_at_once(&s, 20).await;
     }
     let elapsed = started.elapsed();
     let metrics = s.app.call(Method::GET, "/metrics", &[], None).await.text();
@@ -528,28 +486,9 @@ async fn a_slow_prune_does_not_hold_up_the_request_log() {
     // The first prune runs at start and hangs, as a DELETE of a big log can.
     let spy = Arc::new(Spy::default());
     spy.stall_prune();
-    let s = setup(TestOptions {
-        spy: Some(Arc::clone(&spy)),
-        ..TestOptions::default()
-    })
-    .await;
-    let bearer = format!("Bearer {}", s.client_key);
-    let (path, body) = request("openai", "oa", false);
-    let headers = [
-        ("authorization", bearer.as_str()),
-        ("content-type", "application/json"),
-    ];
+    let s = setup(spied(&spy)).await;
     for _ in 0..5 {
-        let answer = s
-            .app
-            .call(
-                Method::POST,
-                &path,
-                &headers,
-                Some(body.to_string().into_bytes()),
-            )
-            .await;
-        assert_eq!(answer.status, 200, "{}", answer.text());
+        chats_at_once(&s, 1).await;
     }
     // Written by the periodic flush (1 s), not by the one at shutdown.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -560,6 +499,31 @@ async fn a_slow_prune_does_not_hold_up_the_request_log() {
     spy.resume();
     s.app.stop().await;
     assert_eq!(written, 5, "rows written while a prune hangs");
+}
+
+fn spied(spy: &Arc<Spy>) -> TestOptions {
+    TestOptions {
+        spy: Some(Arc::clone(spy)),
+        ..TestOptions::default()
+    }
+}
+
+/// `n` OpenAI chat requests to the `oa` service at once; every answer is 200.
+async fn chats_at_once(s: &Setup, n: usize) {
+    let bearer = format!("Bearer {}", s.client_key);
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let (path, body) = request("openai", "oa", false);
+    let body = body.to_string().into_bytes();
+    let calls = (0..n).map(|_| {
+        s.app
+            .call(Method::POST, &path, &headers, Some(body.clone()))
+    });
+    for answer in futures_util::future::join_all(calls).await {
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    }
 }
 
 /// Runs `n` chat requests, 50 at a time, spread over the four services.
@@ -591,11 +555,7 @@ async fn run_requests(s: &Setup, n: usize) {
 #[actix_web::test]
 async fn a_thousand_requests_make_at_most_one_write_per_table_per_flush_interval() {
     let spy = Arc::new(Spy::default());
-    let s = setup(TestOptions {
-        spy: Some(Arc::clone(&spy)),
-        ..TestOptions::default()
-    })
-    .await;
+    let s = setup(spied(&spy)).await;
     let started = Instant::now();
     run_requests(&s, 1000).await;
     s.app.stop().await;
