@@ -40,6 +40,21 @@ async fn openai_chat(app: &TestApp, body: &Value) -> testkit::TestResponse {
     .await
 }
 
+/// A one-line Anthropic Messages request, as the Anthropic SDK sends it.
+async fn anthropic_message(app: &TestApp) -> testkit::TestResponse {
+    app.call(
+        Method::POST,
+        "/llm/conv/v1/messages",
+        &[("x-api-key", GLOBAL), ("anthropic-version", "2023-06-01")],
+        Some(
+            json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]})
+                .to_string()
+                .into_bytes(),
+        ),
+    )
+    .await
+}
+
 #[actix_web::test]
 async fn an_openai_request_reaches_anthropic_converted_with_model_map_and_default_max_tokens() {
     let (app, mock) = setup(
@@ -227,14 +242,7 @@ async fn upstream_errors_reach_the_client_in_its_format_with_the_message_kept() 
         body: json!({"error": {"message": "This model's maximum context length is 8192 tokens", "type": "invalid_request_error", "code": "context_length_exceeded"}}).to_string(),
         ..Fault::default()
     });
-    let response = app
-        .call(
-            Method::POST,
-            "/llm/conv/v1/messages",
-            &[("x-api-key", GLOBAL), ("anthropic-version", "2023-06-01")],
-            Some(json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}).to_string().into_bytes()),
-        )
-        .await;
+    let response = anthropic_message(&app).await;
     assert_eq!(response.status, 400);
     let body = response.json();
     assert_eq!(body["type"], "error");
@@ -257,14 +265,7 @@ async fn a_converted_rate_limit_keeps_the_upstreams_retry_hints() {
         ],
         ..Fault::status(429)
     });
-    let response = app
-        .call(
-            Method::POST,
-            "/llm/conv/v1/messages",
-            &[("x-api-key", GLOBAL), ("anthropic-version", "2023-06-01")],
-            Some(json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}).to_string().into_bytes()),
-        )
-        .await;
+    let response = anthropic_message(&app).await;
     assert_eq!(response.status, 429, "{}", response.text());
     assert_eq!(response.json()["error"]["type"], "rate_limit_error");
     assert_eq!(response.header("retry-after").as_deref(), Some("7"));
