@@ -193,14 +193,14 @@ def wrk(work: pathlib.Path, target: str, stream: bool, connections: int) -> dict
 
 # -- time to first byte and open streams: a small HTTP/1.1 client -------------
 
-async def read_head(reader: asyncio.StreamReader) -> int:
+async def read_head(reader: asyncio.StreamReader) -> None:
+    """Reads a response head; anything but a 200 chunked stream is an error."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     if status != 200:
         raise RuntimeError(f"status {status}")
     if b"transfer-encoding: chunked" not in head.lower():
         raise RuntimeError("expected a chunked stream")
-    return status
 
 
 async def read_chunk(reader: asyncio.StreamReader) -> int:
@@ -383,7 +383,8 @@ def run(work: pathlib.Path, servers: Servers, enterprise: bool) -> tuple[dict, d
 
 # -- reporting --------------------------------------------------------------
 
-def pooled(results: dict, key: tuple[str, int, str], field: str = "rps") -> float:
+def mean_of(results: dict, key: tuple[str, int, str], field: str = "rps") -> float:
+    """The mean of a cell over the rounds (0 when not measured)."""
     cells = results.get(key, [])
     return sum(c[field] for c in cells) / len(cells) if cells else 0.0
 
@@ -405,29 +406,29 @@ def report(results: dict, extra: dict, enterprise: bool) -> None:
     lines = ["| mode | connections | target | req/s | p50 (ms) | p99 (ms) | vs nginx req/s | vs direct req/s |",
              "|---|---|---|---|---|---|---|---|"]
     for mode, connections, targets in CELLS:
-        nginx = pooled(results, (mode, connections, "nginx"))
-        direct = pooled(results, (mode, connections, "direct"))
+        nginx = mean_of(results, (mode, connections, "nginx"))
+        direct = mean_of(results, (mode, connections, "direct"))
         for target in targets:
             key = (mode, connections, target)
             if key not in results:
                 continue
-            rps = pooled(results, key)
-            lines.append(f"| {mode} | {connections} | {target} | {rps:.0f} | {pooled(results, key, 'p50_us') / 1000:.2f} "
-                         f"| {pooled(results, key, 'p99_us') / 1000:.2f} | {ratio(rps, nginx)} | {ratio(rps, direct)} |")
+            rps = mean_of(results, key)
+            lines.append(f"| {mode} | {connections} | {target} | {rps:.0f} | {mean_of(results, key, 'p50_us') / 1000:.2f} "
+                         f"| {mean_of(results, key, 'p99_us') / 1000:.2f} | {ratio(rps, nginx)} | {ratio(rps, direct)} |")
     table = "\n".join(lines) + "\n"
 
     ns64 = lambda t: ("non-streamed", 64, t)  # noqa: E731
-    gw, ng = pooled(results, ns64("gateway")), pooled(results, ns64("nginx"))
-    gw_p99, ng_p99 = pooled(results, ns64("gateway"), "p99_us"), pooled(results, ns64("nginx"), "p99_us")
+    gw, ng = mean_of(results, ns64("gateway")), mean_of(results, ns64("nginx"))
+    gw_p99, ng_p99 = mean_of(results, ns64("gateway"), "p99_us"), mean_of(results, ns64("nginx"), "p99_us")
     added = median_of(results, ("non-streamed", 1, "gateway"), "p50_us") - median_of(
         results, ("non-streamed", 1, "direct"), "p50_us")
     ttfb_over = (sum(c["p99_us"] for c in extra["ttfb_gateway"]) - sum(c["p99_us"] for c in extra["ttfb_direct"])) / len(
         extra["ttfb_gateway"])
-    conv = pooled(results, ns64("conversion"))
-    ent = pooled(results, ns64("enterprise")) + pooled(results, ("non-streamed", 256, "enterprise"))
-    light = gw + pooled(results, ("non-streamed", 256, "gateway"))
-    off = pooled(results, ns64("off")) + pooled(results, ("streamed", 64, "off"))
-    on = gw + pooled(results, ("streamed", 64, "gateway"))
+    conv = mean_of(results, ns64("conversion"))
+    ent = mean_of(results, ns64("enterprise")) + mean_of(results, ("non-streamed", 256, "enterprise"))
+    light = gw + mean_of(results, ("non-streamed", 256, "gateway"))
+    off = mean_of(results, ns64("off")) + mean_of(results, ("streamed", 64, "off"))
+    on = gw + mean_of(results, ("streamed", 64, "gateway"))
     verdict = lambda ok: "met" if ok else "**missed**"  # noqa: E731
     targets = [
         "| # | target | measured | |", "|---|---|---|---|",
@@ -488,7 +489,7 @@ def plot(results: dict) -> None:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=80)
         for ax, mode in zip(axes, ("non-streamed", "streamed")):
             for target in ("direct", "nginx", "gateway", "enterprise"):
-                points = [(c, pooled(results, (mode, c, target), field)) for m, c, _ in CELLS
+                points = [(c, mean_of(results, (mode, c, target), field)) for m, c, _ in CELLS
                           if m == mode and (mode, c, target) in results]
                 if points:
                     xs, ys = zip(*points)
