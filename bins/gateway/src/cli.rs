@@ -1,4 +1,5 @@
-//! Command line (SPEC §6): `serve` (default), `migrate`, `gen-key`.
+//! Command line (SPEC §6): `serve` (default), `migrate`, `gen-key`, and
+//! the operations commands `import-legacy` and `rotate-encryption-key`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -24,4 +25,13 @@ pub enum Command {
     Migrate,
     /// Print a new random ENCRYPTION_KEY (base64 of 32 bytes).
     GenKey,
+    /// Import services and keys from the original Go project's SQLite
+    /// database (keys are encrypted on the way; the file is only read).
+    ImportLegacy {
+        /// The legacy database file.
+        path: PathBuf,
+    },
+    /// Re-encrypt every stored upstream key with NEW_ENCRYPTION_KEY (or a
+    /// generated key) in one transaction. Stop every instance first.
+    RotateEncryptionKey,
 }

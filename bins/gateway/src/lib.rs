@@ -3,6 +3,7 @@
 
 pub mod backends;
 pub mod cli;
+pub mod commands;
 pub mod encryption_key;
 pub mod settings;
 pub mod startup;

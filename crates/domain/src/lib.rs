@@ -10,6 +10,7 @@ pub mod config;
 pub mod error_rules;
 pub mod fields;
 pub mod health;
+pub mod legacy;
 pub mod llm;
 pub mod masking;
 pub mod ports;

@@ -36,6 +36,25 @@ pub enum KeyInsert {
     Duplicate,
 }
 
+/// A stored key encrypted again under a new master key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ResealedKey {
+    /// The key.
+    pub id: KeyId,
+    /// Its new ciphertext (nonce first).
+    pub ciphertext: Vec<u8>,
+    /// Its new fingerprint (keyed by the master key).
+    pub fingerprint: String,
+}
+
+impl std::fmt::Debug for ResealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResealedKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Usage accumulated in memory since the last flush, for one key or client key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UsageDelta {
@@ -127,6 +146,12 @@ pub trait KeyRepository: Send + Sync {
         config_id: ConfigId,
         keys: &[NewUpstreamKey],
     ) -> Result<Vec<KeyInsert>, RepoError>;
+    /// Replaces the ciphertext and fingerprint of keys, all in one
+    /// transaction: every key or none (`gateway rotate-encryption-key`).
+    ///
+    /// # Errors
+    /// `NotFound` when a key does not exist (nothing is changed), `Unavailable`.
+    async fn reseal_keys(&self, keys: &[ResealedKey]) -> Result<(), RepoError>;
     /// Keys of one service, by id.
     ///
     /// # Errors

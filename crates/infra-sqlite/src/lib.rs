@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use infra_sql::SqlKeyRepository;
+pub use legacy::{read_legacy_database, LegacyError};
+
+mod legacy;
 
 /// How to open the SQLite database.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use domain::client_key::{NewClientKey, StoredClientKey};
-use domain::ports::{KeyCounts, KeyInsert, KeyRepository, RepoError, UsageBatch};
+use domain::ports::{KeyCounts, KeyInsert, KeyRepository, RepoError, ResealedKey, UsageBatch};
 use domain::request_log::{RequestLogEntry, RequestLogQuery};
 use domain::{
     ClientKeyId, ClientKeyPatch, ConfigId, KeyId, KeyPatch, NewUpstreamKey, ProxyConfig,
@@ -107,6 +107,9 @@ impl KeyRepository for SpyRepository {
         keys: &[NewUpstreamKey],
     ) -> Result<Vec<KeyInsert>, RepoError> {
         self.inner.insert_keys(config_id, keys).await
+    }
+    async fn reseal_keys(&self, keys: &[ResealedKey]) -> Result<(), RepoError> {
+        self.inner.reseal_keys(keys).await
     }
     async fn list_keys(&self, config_id: ConfigId) -> Result<Vec<StoredKey>, RepoError> {
         self.inner.list_keys(config_id).await

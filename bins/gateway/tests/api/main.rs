@@ -14,6 +14,8 @@ mod docs;
 #[cfg(feature = "enterprise")]
 mod enterprise;
 mod keys;
+mod legacy_import;
+mod master_key_rotation;
 mod persistence;
 mod proxy_auth;
 mod proxy_changes;

@@ -1,6 +1,7 @@
 //! Upstream-key use cases: add, import, list with health, update, delete.
 
 use super::{AdminError, AdminService};
+use crate::secrets::{KeyCipher, SecretError};
 use domain::fields::{FieldError, Fields};
 use domain::ports::{ChangeEvent, KeyInsert};
 use domain::upstream_key::validate_key_value;
@@ -240,18 +241,7 @@ impl AdminService {
 
     /// Encrypts, fingerprints and masks a key value.
     fn seal(&self, key_value: &str, options: KeyOptions) -> Result<NewUpstreamKey, AdminError> {
-        let ciphertext = self
-            .cipher
-            .encrypt(key_value)
-            .map_err(|e| AdminError::Internal(e.to_string()))?;
-        Ok(NewUpstreamKey {
-            ciphertext,
-            fingerprint: self.cipher.fingerprint(key_value),
-            key_masked: mask_secret(key_value),
-            is_active: options.is_active,
-            weight: options.weight,
-            rpm_limit: options.rpm_limit,
-        })
+        seal_key(&self.cipher, key_value, options).map_err(|e| AdminError::Internal(e.to_string()))
     }
 
     async fn views(&self, keys: Vec<StoredKey>) -> Result<Vec<KeyView>, AdminError> {
@@ -315,4 +305,20 @@ fn batch_lines(raw: &Value) -> Result<Vec<String>, FieldError> {
         ));
     }
     Ok(lines)
+}
+
+/// Encrypts and fingerprints a key value for storage.
+pub(crate) fn seal_key(
+    cipher: &KeyCipher,
+    key_value: &str,
+    options: KeyOptions,
+) -> Result<NewUpstreamKey, SecretError> {
+    Ok(NewUpstreamKey {
+        ciphertext: cipher.encrypt(key_value)?,
+        fingerprint: cipher.fingerprint(key_value),
+        key_masked: mask_secret(key_value),
+        is_active: options.is_active,
+        weight: options.weight,
+        rpm_limit: options.rpm_limit,
+    })
 }

@@ -11,6 +11,7 @@ mod stats;
 pub use client_keys::CreatedClientKey;
 pub use configs::ConfigView;
 pub use error::AdminError;
+pub(crate) use keys::seal_key;
 pub use keys::{BatchReport, FailedKey, KeyView};
 pub use session::{AdminCredentials, TokenResponse};
 pub use stats::{RequestLogPage, ServiceStats, Stats, UsageTotals};

@@ -1,7 +1,7 @@
 //! The behaviour every [`KeyRepository`] must have.
 
 use crate::client_key::{ClientKeyRequest, NewClientKey};
-use crate::ports::{KeyInsert, KeyRepository, RepoError, UsageBatch, UsageDelta};
+use crate::ports::{KeyInsert, KeyRepository, RepoError, ResealedKey, UsageBatch, UsageDelta};
 use crate::request_log::{RequestLogEntry, RequestLogQuery};
 use crate::time_fmt::{from_unix_millis, now};
 use crate::{ClientKeyPatch, KeyPatch, NewUpstreamKey, ProxyConfigDraft, ProxyTarget, Slug};
@@ -165,6 +165,42 @@ async fn keys(repo: &dyn KeyRepository) {
         "clear",
     );
     assert_eq!((cleared.key.rpm_limit, cleared.key.weight), (None, 9));
+    // Re-encryption is all or nothing: an unknown id undoes the whole batch.
+    let resealed = |id, n: u8| ResealedKey {
+        id,
+        ciphertext: vec![n; 44],
+        fingerprint: format!("fp-new-{n}"),
+    };
+    assert_eq!(
+        repo.reseal_keys(&[resealed(first, 7), resealed(999_999, 8)])
+            .await,
+        Err(RepoError::NotFound)
+    );
+    let unchanged = ok(repo.get_key(first).await, "get after a failed reseal");
+    assert_eq!(unchanged.ciphertext, vec![1; 40], "rolled back");
+    ok(
+        repo.reseal_keys(&[resealed(first, 7), resealed(second, 8)])
+            .await,
+        "reseal",
+    );
+    let (a, b) = (
+        ok(repo.get_key(first).await, "get a"),
+        ok(repo.get_key(second).await, "get b"),
+    );
+    assert_eq!((a.ciphertext, b.ciphertext), (vec![7; 44], vec![8; 44]));
+    assert_eq!(
+        repo.insert_keys(
+            config.id,
+            &[NewUpstreamKey {
+                fingerprint: "fp-new-7".into(),
+                ..new_key(6)
+            }]
+        )
+        .await,
+        Ok(vec![KeyInsert::Duplicate]),
+        "duplicates are found by the new fingerprint"
+    );
+
     let counts = ok(repo.key_counts().await, "counts");
     let count = counts
         .iter()

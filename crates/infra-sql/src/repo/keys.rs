@@ -2,7 +2,7 @@ use super::now_ms;
 use crate::entities::{client_key, proxy_config, upstream_key};
 use crate::errors::repo_err;
 use crate::mapping::{key_from_row, to_i64, to_opt_i32};
-use domain::ports::{KeyCounts, KeyInsert, RepoError, UsageBatch, UsageDelta};
+use domain::ports::{KeyCounts, KeyInsert, RepoError, ResealedKey, UsageBatch, UsageDelta};
 use domain::time_fmt::unix_millis;
 use domain::{ConfigId, KeyId, KeyPatch, NewUpstreamKey, StoredKey};
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -152,6 +152,33 @@ pub(super) async fn update(
     }
     model.updated_at = Set(now_ms());
     key_from_row(model.update(db).await.map_err(repo_err)?)
+}
+
+pub(super) async fn reseal(
+    db: &DatabaseConnection,
+    resealed: &[ResealedKey],
+) -> Result<(), RepoError> {
+    let txn = db.begin().await.map_err(repo_err)?;
+    for key in resealed {
+        let result = upstream_key::Entity::update_many()
+            .col_expr(
+                upstream_key::Column::Ciphertext,
+                Expr::value(key.ciphertext.clone()),
+            )
+            .col_expr(
+                upstream_key::Column::Fingerprint,
+                Expr::value(key.fingerprint.clone()),
+            )
+            .filter(upstream_key::Column::Id.eq(key.id))
+            .exec(&txn)
+            .await
+            .map_err(repo_err)?;
+        if result.rows_affected == 0 {
+            // Dropping the transaction rolls every earlier update back.
+            return Err(RepoError::NotFound);
+        }
+    }
+    txn.commit().await.map_err(repo_err)
 }
 
 pub(super) async fn delete(db: &DatabaseConnection, key_id: KeyId) -> Result<(), RepoError> {

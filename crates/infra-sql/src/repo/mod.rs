@@ -10,7 +10,7 @@ mod settings;
 use crate::errors::repo_err;
 use async_trait::async_trait;
 use domain::client_key::{NewClientKey, StoredClientKey};
-use domain::ports::{KeyCounts, KeyInsert, KeyRepository, RepoError, UsageBatch};
+use domain::ports::{KeyCounts, KeyInsert, KeyRepository, RepoError, ResealedKey, UsageBatch};
 use domain::request_log::{RequestLogEntry, RequestLogQuery};
 use domain::Timestamp;
 use domain::{
@@ -74,6 +74,9 @@ impl KeyRepository for SqlKeyRepository {
         new_keys: &[NewUpstreamKey],
     ) -> Result<Vec<KeyInsert>, RepoError> {
         keys::insert(&self.db, config_id, new_keys).await
+    }
+    async fn reseal_keys(&self, resealed: &[ResealedKey]) -> Result<(), RepoError> {
+        keys::reseal(&self.db, resealed).await
     }
     async fn list_keys(&self, config_id: ConfigId) -> Result<Vec<StoredKey>, RepoError> {
         configs::get(&self.db, config_id).await?;
