@@ -4,6 +4,8 @@
 //! This crate does no I/O and depends on no runtime or framework, so other
 //! services can embed it (for example to pick keys with the same policy).
 
+#![deny(missing_docs)]
+
 pub mod chat;
 pub mod client_key;
 pub mod config;

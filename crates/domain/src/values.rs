@@ -12,7 +12,12 @@ macro_rules! string_enum {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+            $(
+                $(#[$vmeta])*
+                #[doc = concat!("\n\nOn the wire: `", $text, "`.")]
+                #[serde(rename = $text)]
+                $variant
+            ),+
         }
 
         impl $name {

@@ -43,7 +43,7 @@ pub struct ProxyState {
 
 /// Registers both proxies. Each is a scope with a static prefix whose
 /// handler reads the slug and the rest of the path itself
-/// ([`slug_and_tail`]): routes with `{slug}/{tail:.*}` patterns are matched
+/// (`slug_and_tail`): routes with `{slug}/{tail:.*}` patterns are matched
 /// by a regex engine, which cost ~7% of the gateway's CPU per request.
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/proxy").default_service(web::to(generic::proxy)))
