@@ -1,15 +1,16 @@
 //! The in-memory view of the configuration the proxy serves from: services
 //! by slug with their decrypted key pools, client keys by hash. Rebuilt on
-//! every change notification, so the hot path never queries the database.
+//! every change notification — only what the change touched — so the hot
+//! path never queries the database and a change to one of 10,000 services
+//! costs one service's reload.
 
 use crate::secrets::{KeyCipher, SecretError};
 use domain::client_key::StoredClientKey;
-use domain::ports::{ChangeSubscription, KeyRepository, RepoError};
+use domain::ports::{ChangeEvent, ChangeSubscription, KeyRepository, RepoError};
 use domain::rotation::Rotation;
-use domain::{ClientKey, ConfigId, ProxyConfig, Slug, UpstreamKey};
+use domain::{ClientKey, ConfigId, ProxyConfig, Slug, StoredKey, UpstreamKey};
 use secrecy::SecretString;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// Errors while loading a snapshot.
@@ -48,11 +49,12 @@ pub struct ServiceEntry {
     pub label: Arc<str>,
 }
 
-/// Everything the proxy needs, decrypted and indexed.
+/// Everything the proxy needs, decrypted and indexed. The two maps are
+/// shared between successive snapshots when a change leaves them alone.
 #[derive(Default)]
 pub struct Snapshot {
-    services: HashMap<Slug, Arc<ServiceEntry>>,
-    client_keys: HashMap<String, ClientKey>,
+    services: Arc<HashMap<Slug, Arc<ServiceEntry>>>,
+    client_keys: Arc<HashMap<String, ClientKey>>,
 }
 
 impl Snapshot {
@@ -63,51 +65,56 @@ impl Snapshot {
     pub async fn load(repo: &dyn KeyRepository, cipher: &KeyCipher) -> Result<Self, SnapshotError> {
         let configs = repo.list_configs().await?;
         let mut pools: HashMap<ConfigId, Vec<PoolKey>> = HashMap::new();
-        for stored in repo.list_all_keys().await? {
-            if !stored.key.is_active {
-                continue;
-            }
-            let secret =
-                cipher
-                    .decrypt(&stored.ciphertext)
-                    .map_err(|source| SnapshotError::Decrypt {
-                        key_id: stored.key.id,
-                        source,
-                    })?;
-            pools
-                .entry(stored.key.config_id)
-                .or_default()
-                .push(PoolKey {
-                    key: stored.key,
-                    secret,
-                });
+        for key in decrypt_active(repo.list_all_keys().await?, cipher)? {
+            pools.entry(key.key.config_id).or_default().push(key);
         }
         let services = configs
             .into_iter()
             .map(|config| {
                 let keys = pools.remove(&config.id).unwrap_or_default();
-                let weights: Vec<u32> = keys.iter().map(|k| k.key.weight).collect();
-                let rotation = Rotation::new(config.rotation_strategy, &weights);
-                (
-                    config.slug.clone(),
-                    Arc::new(ServiceEntry {
-                        label: Arc::from(config.slug.as_str()),
-                        config,
-                        keys,
-                        rotation,
-                    }),
-                )
+                (config.slug.clone(), service_entry(config, keys))
             })
             .collect();
-        let client_keys = repo
-            .list_client_keys()
-            .await?
-            .into_iter()
-            .map(|StoredClientKey { key, key_hash }| (key_hash, key))
-            .collect();
         Ok(Self {
-            services,
-            client_keys,
+            services: Arc::new(services),
+            client_keys: Arc::new(load_client_keys(repo).await?),
+        })
+    }
+
+    /// This snapshot with one service reloaded (or removed, when it no longer
+    /// exists); every other service is shared, not reloaded.
+    async fn with_service(
+        &self,
+        id: ConfigId,
+        repo: &dyn KeyRepository,
+        cipher: &KeyCipher,
+    ) -> Result<Self, SnapshotError> {
+        let reloaded = match repo.get_config(id).await {
+            Ok(config) => match repo.list_keys(id).await {
+                Ok(keys) => Some(service_entry(config, decrypt_active(keys, cipher)?)),
+                Err(RepoError::NotFound) => None, // deleted meanwhile
+                Err(other) => return Err(other.into()),
+            },
+            Err(RepoError::NotFound) => None,
+            Err(other) => return Err(other.into()),
+        };
+        let mut services = HashMap::clone(&self.services);
+        // By id, not slug: an update may have renamed it.
+        services.retain(|_, entry| entry.config.id != id);
+        if let Some(entry) = reloaded {
+            services.insert(entry.config.slug.clone(), entry);
+        }
+        Ok(Self {
+            services: Arc::new(services),
+            client_keys: Arc::clone(&self.client_keys),
+        })
+    }
+
+    /// This snapshot with the client keys reloaded and the services shared.
+    async fn with_client_keys(&self, repo: &dyn KeyRepository) -> Result<Self, SnapshotError> {
+        Ok(Self {
+            services: Arc::clone(&self.services),
+            client_keys: Arc::new(load_client_keys(repo).await?),
         })
     }
 
@@ -129,35 +136,59 @@ impl Snapshot {
     }
 }
 
-/// Holds the current snapshot and swaps in a new one on every change. Readers
-/// clone an `Arc` under a read lock that is never held across an await.
+fn service_entry(config: ProxyConfig, keys: Vec<PoolKey>) -> Arc<ServiceEntry> {
+    let weights: Vec<u32> = keys.iter().map(|k| k.key.weight).collect();
+    let rotation = Rotation::new(config.rotation_strategy, &weights);
+    Arc::new(ServiceEntry {
+        label: Arc::from(config.slug.as_str()),
+        config,
+        keys,
+        rotation,
+    })
+}
+
+/// The active keys, decrypted, in the order given.
+fn decrypt_active(keys: Vec<StoredKey>, cipher: &KeyCipher) -> Result<Vec<PoolKey>, SnapshotError> {
+    keys.into_iter()
+        .filter(|stored| stored.key.is_active)
+        .map(|stored| {
+            let secret =
+                cipher
+                    .decrypt(&stored.ciphertext)
+                    .map_err(|source| SnapshotError::Decrypt {
+                        key_id: stored.key.id,
+                        source,
+                    })?;
+            Ok(PoolKey {
+                key: stored.key,
+                secret,
+            })
+        })
+        .collect()
+}
+
+async fn load_client_keys(
+    repo: &dyn KeyRepository,
+) -> Result<HashMap<String, ClientKey>, SnapshotError> {
+    Ok(repo
+        .list_client_keys()
+        .await?
+        .into_iter()
+        .map(|StoredClientKey { key, key_hash }| (key_hash, key))
+        .collect())
+}
+
+/// Holds the current snapshot and swaps in a new one on every change.
+/// Readers clone an `Arc` under a read lock that is never held across an
+/// await. Changes are applied one at a time, each on top of the last, so a
+/// change applied concurrently with another is never lost.
 pub struct SnapshotStore {
-    current: RwLock<Installed>,
-    /// Tickets of started reloads; a reload that started later read the
-    /// database later, so only it may replace what an earlier one installed.
-    started: AtomicU64,
+    current: RwLock<Arc<Snapshot>>,
+    /// Held while a change is read and applied (never on the proxy's path).
+    /// Its value: a change failed to apply, so the next one reloads everything.
+    applying: tokio::sync::Mutex<bool>,
     repo: Arc<dyn KeyRepository>,
     cipher: Arc<KeyCipher>,
-}
-
-/// The snapshot in force and the ticket of the reload that built it.
-struct Installed {
-    ticket: u64,
-    snapshot: Arc<Snapshot>,
-}
-
-impl Installed {
-    /// Installs `snapshot` unless a reload that started later already did:
-    /// two reloads overlapping (the admin API's own and one triggered by a
-    /// change notification) must not leave the older view in force.
-    fn install(&mut self, ticket: u64, snapshot: Snapshot) -> bool {
-        if ticket <= self.ticket {
-            return false;
-        }
-        self.ticket = ticket;
-        self.snapshot = Arc::new(snapshot);
-        true
-    }
 }
 
 impl SnapshotStore {
@@ -171,11 +202,8 @@ impl SnapshotStore {
     ) -> Result<Self, SnapshotError> {
         let snapshot = Snapshot::load(repo.as_ref(), &cipher).await?;
         Ok(Self {
-            current: RwLock::new(Installed {
-                ticket: 0,
-                snapshot: Arc::new(snapshot),
-            }),
-            started: AtomicU64::new(0),
+            current: RwLock::new(Arc::new(snapshot)),
+            applying: tokio::sync::Mutex::new(false),
             repo,
             cipher,
         })
@@ -184,61 +212,49 @@ impl SnapshotStore {
     /// The snapshot in force.
     #[must_use]
     pub fn current(&self) -> Arc<Snapshot> {
-        Arc::clone(
-            &self
-                .current
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .snapshot,
-        )
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Rebuilds the snapshot from the database. On failure the old one stays
-    /// in force (the proxy keeps serving from cached configuration).
+    /// Rebuilds the whole snapshot from the database.
+    ///
+    /// # Errors
+    /// See [`SnapshotStore::apply`].
+    pub async fn reload(&self) -> Result<(), SnapshotError> {
+        self.apply(ChangeEvent::Configs).await
+    }
+
+    /// Reloads what `change` touched: one service, the client keys, or
+    /// (for [`ChangeEvent::Configs`]) everything. On failure the old snapshot
+    /// stays in force (the proxy keeps serving from cached configuration) and
+    /// the next change reloads everything, so the lost change is caught up.
     ///
     /// # Errors
     /// [`SnapshotError`] when the database fails or a key does not decrypt.
-    pub async fn reload(&self) -> Result<(), SnapshotError> {
-        let ticket = self.started.fetch_add(1, Ordering::SeqCst) + 1;
-        let snapshot = Snapshot::load(self.repo.as_ref(), &self.cipher).await?;
-        self.current
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .install(ticket, snapshot);
+    pub async fn apply(&self, change: ChangeEvent) -> Result<(), SnapshotError> {
+        let mut behind = self.applying.lock().await;
+        let change = if *behind {
+            ChangeEvent::Configs
+        } else {
+            change
+        };
+        let base = self.current();
+        let (repo, cipher) = (self.repo.as_ref(), self.cipher.as_ref());
+        let next = match change {
+            ChangeEvent::Configs => Snapshot::load(repo, cipher).await,
+            ChangeEvent::Service(id) => base.with_service(id, repo, cipher).await,
+            ChangeEvent::ClientKeys => base.with_client_keys(repo).await,
+        };
+        *behind = next.is_err();
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next?);
         Ok(())
     }
 
-    /// Reloads on every change notification until the subscription ends.
+    /// Applies every change notification until the subscription ends.
     pub async fn follow(self: Arc<Self>, mut changes: Box<dyn ChangeSubscription>) {
-        while changes.next().await.is_some() {
-            if let Err(error) = self.reload().await {
-                tracing::warn!(%error, "configuration reload failed; serving the previous snapshot");
+        while let Some(change) = changes.next().await {
+            if let Err(error) = self.apply(change).await {
+                tracing::warn!(%error, ?change, "configuration reload failed; serving the previous snapshot");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_reload_that_started_earlier_never_replaces_a_later_one() {
-        let mut installed = Installed {
-            ticket: 0,
-            snapshot: Arc::new(Snapshot::default()),
-        };
-        assert!(
-            installed.install(2, Snapshot::default()),
-            "the later reload finishes first"
-        );
-        let later = Arc::clone(&installed.snapshot);
-        assert!(
-            !installed.install(1, Snapshot::default()),
-            "the earlier, slower reload is dropped"
-        );
-        assert!(Arc::ptr_eq(&installed.snapshot, &later));
-        assert!(installed.install(3, Snapshot::default()));
-        assert!(!Arc::ptr_eq(&installed.snapshot, &later));
     }
 }

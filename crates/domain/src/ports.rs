@@ -274,22 +274,25 @@ pub enum CacheError {
 /// A change that invalidates cached configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChangeEvent {
-    /// Services were created, changed or deleted.
+    /// Anything may have changed: reload everything (also what a listener
+    /// reports after missing notifications).
     Configs,
-    /// Keys of a service changed.
-    Keys(ConfigId),
+    /// One service was created, changed or deleted, or its keys changed.
+    Service(ConfigId),
     /// Client keys changed.
     ClientKeys,
 }
 
 impl ChangeEvent {
-    /// Wire form, for notifications between instances: `configs`, `client_keys`, `keys:<id>`.
+    /// Wire form, for notifications between instances: `configs`,
+    /// `client_keys`, `keys:<id>` (the name predates whole-service changes;
+    /// kept so instances of different versions understand each other).
     #[must_use]
     pub fn encode(self) -> String {
         match self {
             ChangeEvent::Configs => "configs".to_owned(),
             ChangeEvent::ClientKeys => "client_keys".to_owned(),
-            ChangeEvent::Keys(id) => format!("keys:{id}"),
+            ChangeEvent::Service(id) => format!("keys:{id}"),
         }
     }
 
@@ -302,7 +305,7 @@ impl ChangeEvent {
             other => other
                 .strip_prefix("keys:")
                 .and_then(|id| id.parse().ok())
-                .map_or(ChangeEvent::Configs, ChangeEvent::Keys),
+                .map_or(ChangeEvent::Configs, ChangeEvent::Service),
         }
     }
 }

@@ -224,7 +224,7 @@ mod tests {
     async fn subscribers_receive_published_changes() {
         let cache = MemoryRotationCache::new();
         let mut sub = cache.subscribe();
-        cache.publish(ChangeEvent::Keys(3)).await.unwrap();
-        assert_eq!(sub.next().await, Some(ChangeEvent::Keys(3)));
+        cache.publish(ChangeEvent::Service(3)).await.unwrap();
+        assert_eq!(sub.next().await, Some(ChangeEvent::Service(3)));
     }
 }

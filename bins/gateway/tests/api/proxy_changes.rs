@@ -83,3 +83,80 @@ async fn admin_changes_apply_to_the_next_request() {
     assert_eq!(refused.status, 401);
     assert_eq!(refused.json()["error"]["code"], "client_key_revoked");
 }
+
+/// A change reloads only the service it touched: a rename moves the service
+/// to its new slug (the old one answers 404), a deletion removes it, and a
+/// neighbour keeps serving with its keys throughout.
+#[actix_web::test]
+async fn renaming_and_deleting_a_service_leave_its_neighbours_alone() {
+    let mock = MockUpstream::start();
+    let app = spawn_app().await;
+    let token = app.login().await;
+    let service = |slug: &str| {
+        json!({"name": slug, "slug": slug, "config_type": "llm",
+            "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"})
+    };
+    let moving = app.create_service(&token, service("moving")).await;
+    app.add_key(&token, moving, "sk-moving-key-00000001").await;
+    let neighbour = app.create_service(&token, service("neighbour")).await;
+    app.add_key(&token, neighbour, "sk-neighbour-key-000001")
+        .await;
+    let client = app
+        .admin_with(
+            &token,
+            Method::POST,
+            "/client-keys",
+            Some(json!({"name": "c"})),
+        )
+        .await
+        .json();
+    let bearer = format!("Bearer {}", client["key"].as_str().unwrap());
+    let headers = [("authorization", bearer.as_str())];
+    let status = |slug: &'static str| {
+        let path = format!("/llm/{slug}/v1/models");
+        let app = &app;
+        let headers = &headers;
+        async move { app.call(Method::GET, &path, headers, None).await.status }
+    };
+    assert_eq!(
+        (status("moving").await, status("neighbour").await),
+        (200, 200)
+    );
+
+    let renamed = app
+        .admin_with(
+            &token,
+            Method::PUT,
+            &format!("/proxy-configs/{moving}"),
+            Some(service("moved")),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text());
+    assert_eq!(status("moving").await, 404, "the old slug is gone");
+    mock.clear();
+    assert_eq!(
+        status("moved").await,
+        200,
+        "the new slug serves with the same keys"
+    );
+    assert_eq!(
+        mock.count_by_key().get("sk-moving-key-00000001"),
+        Some(&1),
+        "{:?}",
+        mock.count_by_key()
+    );
+
+    let deleted = app
+        .admin_with(
+            &token,
+            Method::DELETE,
+            &format!("/proxy-configs/{moving}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(status("moved").await, 404);
+    mock.clear();
+    assert_eq!(status("neighbour").await, 200);
+    assert_eq!(mock.count_by_key().get("sk-neighbour-key-000001"), Some(&1));
+}

@@ -45,7 +45,7 @@ impl AdminService {
             .await
             .map_err(|e| AdminError::from_repo(e, WHAT))?;
         tracing::info!(id = config.id, slug = %config.slug, "proxy config created");
-        self.announce(ChangeEvent::Configs).await;
+        self.announce(ChangeEvent::Service(config.id)).await;
         Ok(ConfigView::new(config, KeyCounts::default()))
     }
 
@@ -102,7 +102,7 @@ impl AdminService {
             .await
             .map_err(|e| AdminError::from_repo(e, WHAT))?;
         tracing::info!(id, slug = %config.slug, "proxy config updated");
-        self.announce(ChangeEvent::Configs).await;
+        self.announce(ChangeEvent::Service(id)).await;
         self.with_counts(config).await
     }
 
@@ -123,7 +123,7 @@ impl AdminService {
             .await
             .map_err(|e| AdminError::from_repo(e, WHAT))?;
         tracing::info!(id, is_active, "proxy config status changed");
-        self.announce(ChangeEvent::Configs).await;
+        self.announce(ChangeEvent::Service(id)).await;
         self.with_counts(config).await
     }
 
@@ -145,7 +145,7 @@ impl AdminService {
             self.forget_health(stored.key.id).await;
         }
         tracing::info!(id, "proxy config deleted");
-        self.announce(ChangeEvent::Configs).await;
+        self.announce(ChangeEvent::Service(id)).await;
         Ok(())
     }
 

@@ -82,7 +82,7 @@ impl AdminService {
         match results.first() {
             Some(KeyInsert::Inserted(id)) => {
                 tracing::info!(config_id, key_id = id, key = %new_key.key_masked, "key added");
-                self.announce(ChangeEvent::Keys(config_id)).await;
+                self.announce(ChangeEvent::Service(config_id)).await;
                 let stored = self
                     .repo
                     .get_key(*id)
@@ -161,7 +161,7 @@ impl AdminService {
             "keys imported"
         );
         if report.success_count > 0 {
-            self.announce(ChangeEvent::Keys(config_id)).await;
+            self.announce(ChangeEvent::Service(config_id)).await;
         }
         Ok(report)
     }
@@ -185,7 +185,7 @@ impl AdminService {
             self.forget_health(stored.key.id).await;
         }
         tracing::info!(config_id, deleted, "keys cleared");
-        self.announce(ChangeEvent::Keys(config_id)).await;
+        self.announce(ChangeEvent::Service(config_id)).await;
         Ok(deleted)
     }
 
@@ -212,7 +212,8 @@ impl AdminService {
         }
         tracing::info!(key_id, key = %after.key.key_masked, was_active = before.key.is_active,
             is_active = after.key.is_active, "key updated");
-        self.announce(ChangeEvent::Keys(after.key.config_id)).await;
+        self.announce(ChangeEvent::Service(after.key.config_id))
+            .await;
         let mut views = self.views(vec![after]).await?;
         views
             .pop()
@@ -235,7 +236,8 @@ impl AdminService {
             .map_err(|e| AdminError::from_repo(e, WHAT))?;
         self.forget_health(key_id).await;
         tracing::info!(key_id, key = %stored.key.key_masked, "key deleted");
-        self.announce(ChangeEvent::Keys(stored.key.config_id)).await;
+        self.announce(ChangeEvent::Service(stored.key.config_id))
+            .await;
         Ok(())
     }
 

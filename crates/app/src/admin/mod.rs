@@ -142,7 +142,7 @@ impl AdminService {
     /// other instances are told. Failures only delay visibility, so they are
     /// logged, not returned.
     async fn announce(&self, event: ChangeEvent) {
-        if let Err(error) = self.snapshots.reload().await {
+        if let Err(error) = self.snapshots.apply(event).await {
             tracing::warn!(%error, ?event, "could not rebuild the proxy snapshot after a change");
         }
         if let Err(error) = self.cache.publish(event).await {

@@ -116,8 +116,14 @@ pub async fn run(cache: &dyn RotationCache, ids: i64) {
     );
 
     let mut subscription = cache.subscribe();
-    ok(cache.publish(ChangeEvent::Keys(service)).await, "publish");
-    assert_eq!(subscription.next().await, Some(ChangeEvent::Keys(service)));
+    ok(
+        cache.publish(ChangeEvent::Service(service)).await,
+        "publish",
+    );
+    assert_eq!(
+        subscription.next().await,
+        Some(ChangeEvent::Service(service))
+    );
 
     concurrent_picks_get_every_value_once(cache, service + 2, key).await;
 }
