@@ -9,7 +9,7 @@ run:
 test:
     scripts/test.sh
 
-# Everything CI runs: format check, clippy, tests, first-run smoke test.
+# Everything CI runs: format check, clippy, docs, deploy files, tests, the README's first run and tour.
 test-all:
     bash .ci/run
 
@@ -35,7 +35,24 @@ gen-key:
 # speed, written to docs/benchmarks.md with plots in docs/bench/.
 bench:
     scripts/bench.sh
+    scripts/bench-scale.sh
     scripts/bench-conversion.sh
+
+# Issue 9 target 7 alone: 10,000 services × 10 keys (also part of `bench`).
+bench-scale:
+    scripts/bench-scale.sh
+
+# Validate the compose files and lint the Dockerfiles (no Docker engine needed).
+check-deploy:
+    scripts/check-deploy.sh
+
+# Build the lightweight image (needs a Docker engine; CI does not build images).
+docker-build:
+    docker build -f deploy/Dockerfile -t api-key-rotator .
+
+# Run the lightweight image with Compose (deploy/docker-compose.yml).
+docker-up:
+    docker compose -f deploy/docker-compose.yml up --build
 
 # The SDK conformance suite alone (official Python SDKs against the release build).
 test-sdk:

@@ -255,7 +255,7 @@ impl Application {
         }
     }
 
-    /// Serves until SIGTERM/SIGINT (graceful, up to 30 s) or the handle stops it,
+    /// Serves until SIGTERM (graceful, up to 30 s; SIGINT stops at once) or the handle stops it,
     /// then writes pending usage counters.
     ///
     /// # Errors
