@@ -6,8 +6,8 @@ in the same run, interleaved (A B C A B C) so machine drift hits all alike:
 
   direct      wrk → mock                                    (the limit)
   nginx       wrk → nginx (Authorization rewrite, keepalive) → mock
-  gateway     wrk → gateway, lightweight (SQLite + memory)  → mock
-  enterprise  wrk → gateway, enterprise (MariaDB + Redis)   → mock
+  gateway     wrk → gateway, lightweight build (SQLite + memory) → mock
+  enterprise  wrk → gateway built with both backends, enterprise (MariaDB + Redis) → mock
   off         wrk → gateway, lightweight, TELEMETRY_ENABLED=false
   conversion  wrk → gateway, OpenAI Chat client → Anthropic upstream
 
@@ -336,9 +336,9 @@ def run(work: pathlib.Path, servers: Servers, enterprise: bool) -> tuple[dict, d
     servers.start("direct", [str(BIN / "mock-upstream"), f"127.0.0.1:{PORTS['direct']}", "1"])
     common = {"BIND_ADDRESS": "127.0.0.1", "ADMIN_PASSWORD": "bench", "GLOBAL_PROXY_KEYS": CLIENT_KEY,
               "LOG_LEVEL": "warn"}
-    servers.start("gateway", [str(BIN / "gateway")],
+    servers.start("gateway", [str(BIN / "gateway-lightweight")],
                   {**common, "BACKEND_PORT": str(PORTS["gateway"]), "DATABASE_PATH": str(work / "light.db")})
-    servers.start("off", [str(BIN / "gateway")],
+    servers.start("off", [str(BIN / "gateway-lightweight")],
                   {**common, "BACKEND_PORT": str(PORTS["off"]), "DATABASE_PATH": str(work / "off.db"),
                    "TELEMETRY_ENABLED": "false"})
     if enterprise:

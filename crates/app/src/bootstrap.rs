@@ -1,7 +1,9 @@
 //! First-start bootstrap of the admin password and the JWT secret, both
 //! persisted in the database so restarts and other instances agree.
 
-use crate::password::{hash_password, verify_password, PasswordError};
+use crate::password::{
+    hash_password_off_thread, is_outdated, verify_password_off_thread, PasswordError,
+};
 use crate::secrets::{random_base62, random_bytes};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -52,10 +54,14 @@ pub async fn admin_password_hash(
 ) -> Result<(String, PasswordOrigin), BootstrapError> {
     let stored = repo.get_setting(ADMIN_PASSWORD_HASH).await?;
     if let Some(password) = configured {
-        if let Some(hash) = stored.filter(|h| verify_password(password.expose_secret(), h)) {
-            return Ok((hash, PasswordOrigin::Configured));
+        if let Some(hash) = stored {
+            let matches =
+                verify_password_off_thread(password.expose_secret().to_owned(), hash.clone()).await;
+            if matches && !is_outdated(&hash) {
+                return Ok((hash, PasswordOrigin::Configured));
+            }
         }
-        let hash = hash_password(password.expose_secret())?;
+        let hash = hash_password_off_thread(password.expose_secret().to_owned()).await?;
         repo.put_setting(ADMIN_PASSWORD_HASH, &hash).await?;
         return Ok((hash, PasswordOrigin::Configured));
     }
@@ -63,7 +69,7 @@ pub async fn admin_password_hash(
         return Ok((hash, PasswordOrigin::Stored));
     }
     let password = random_base62(GENERATED_PASSWORD_CHARS);
-    let hash = hash_password(&password)?;
+    let hash = hash_password_off_thread(password.clone()).await?;
     let winner = repo
         .put_setting_if_absent(ADMIN_PASSWORD_HASH, &hash)
         .await?;
