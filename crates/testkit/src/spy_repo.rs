@@ -25,6 +25,7 @@ pub struct Spy {
     pub request_log_rows: AtomicUsize,
     stalled: AtomicBool,
     prune_stalled: AtomicBool,
+    snapshot_reads_fail: AtomicBool,
     resume: Notify,
 }
 
@@ -37,6 +38,19 @@ impl Spy {
     /// Request-log pruning waits until [`Spy::resume`], as a long DELETE would.
     pub fn stall_prune(&self) {
         self.prune_stalled.store(true, Ordering::SeqCst);
+    }
+
+    /// While on, the reads a configuration snapshot is built from (services,
+    /// keys, client keys) fail as an unreachable database would; writes work.
+    pub fn fail_snapshot_reads(&self, on: bool) {
+        self.snapshot_reads_fail.store(on, Ordering::SeqCst);
+    }
+
+    fn snapshot_read(&self) -> Result<(), RepoError> {
+        if self.snapshot_reads_fail.load(Ordering::SeqCst) {
+            return Err(RepoError::Unavailable("spy: snapshot reads fail".into()));
+        }
+        Ok(())
     }
 
     /// Lets stalled writes and prunes finish.
@@ -93,9 +107,11 @@ impl KeyRepository for SpyRepository {
         self.inner.delete_config(id).await
     }
     async fn get_config(&self, id: ConfigId) -> Result<ProxyConfig, RepoError> {
+        self.spy.snapshot_read()?;
         self.inner.get_config(id).await
     }
     async fn list_configs(&self) -> Result<Vec<ProxyConfig>, RepoError> {
+        self.spy.snapshot_read()?;
         self.inner.list_configs().await
     }
     async fn key_counts(&self) -> Result<Vec<(ConfigId, KeyCounts)>, RepoError> {
@@ -112,9 +128,11 @@ impl KeyRepository for SpyRepository {
         self.inner.reseal_keys(keys).await
     }
     async fn list_keys(&self, config_id: ConfigId) -> Result<Vec<StoredKey>, RepoError> {
+        self.spy.snapshot_read()?;
         self.inner.list_keys(config_id).await
     }
     async fn list_all_keys(&self) -> Result<Vec<StoredKey>, RepoError> {
+        self.spy.snapshot_read()?;
         self.inner.list_all_keys().await
     }
     async fn get_key(&self, key_id: KeyId) -> Result<StoredKey, RepoError> {
@@ -133,6 +151,7 @@ impl KeyRepository for SpyRepository {
         self.inner.create_client_key(key).await
     }
     async fn list_client_keys(&self) -> Result<Vec<StoredClientKey>, RepoError> {
+        self.spy.snapshot_read()?;
         self.inner.list_client_keys().await
     }
     async fn update_client_key(

@@ -160,3 +160,60 @@ async fn renaming_and_deleting_a_service_leave_its_neighbours_alone() {
     assert_eq!(status("neighbour").await, 200);
     assert_eq!(mock.count_by_key().get("sk-neighbour-key-000001"), Some(&1));
 }
+
+/// A change that could not be read (the database failing at that moment) is
+/// not lost: the next change, whatever it touches, reloads everything.
+#[actix_web::test]
+async fn a_change_missed_while_the_database_failed_is_caught_up_by_the_next_one() {
+    let mock = MockUpstream::start();
+    let spy = std::sync::Arc::new(testkit::Spy::default());
+    let app = testkit::spawn_app_with(testkit::TestOptions {
+        spy: Some(std::sync::Arc::clone(&spy)),
+        ..testkit::TestOptions::default()
+    })
+    .await;
+    let token = app.login().await;
+    let id = app
+        .create_service(
+            &token,
+            json!({"name": "late", "slug": "late", "config_type": "llm",
+                "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"}),
+        )
+        .await;
+    let client = app
+        .admin_with(
+            &token,
+            Method::POST,
+            "/client-keys",
+            Some(json!({"name": "c"})),
+        )
+        .await
+        .json();
+    let bearer = format!("Bearer {}", client["key"].as_str().unwrap());
+    let headers = [("authorization", bearer.as_str())];
+    let status = || async {
+        app.call(Method::GET, "/llm/late/v1/models", &headers, None)
+            .await
+            .status
+    };
+    assert_eq!(status().await, 503, "no key yet");
+
+    spy.fail_snapshot_reads(true);
+    app.add_key(&token, id, "sk-late-key-000000000001").await;
+    assert_eq!(
+        status().await,
+        503,
+        "the reload failed: the old snapshot serves"
+    );
+    spy.fail_snapshot_reads(false);
+
+    // An unrelated change (client keys) now reloads everything, the missed key included.
+    app.admin_with(
+        &token,
+        Method::POST,
+        "/client-keys",
+        Some(json!({"name": "other"})),
+    )
+    .await;
+    assert_eq!(status().await, 200);
+}
