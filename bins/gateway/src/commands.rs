@@ -8,7 +8,6 @@ use app::legacy_import::{self, ImportReport, ServiceOutcome};
 use app::master_key_rotation::rotate_master_key;
 use app::secrets::KeyCipher;
 use secrecy::{ExposeSecret, SecretString};
-use std::fmt::Write as _;
 use std::path::Path;
 
 /// Imports the services and keys of the original Go project's SQLite
@@ -40,11 +39,10 @@ async fn read_legacy(_path: &Path) -> anyhow::Result<Vec<domain::legacy::LegacyS
 /// The report as printed: one line per service, then a summary.
 #[must_use]
 pub fn describe(report: &ImportReport) -> String {
-    let mut out = String::new();
+    let mut lines = Vec::new();
     let (mut imported, mut existing, mut refused) = (0, 0, 0);
     for outcome in &report.services {
-        // Writing to a String cannot fail.
-        let _ = match outcome {
+        match outcome {
             ServiceOutcome::Imported {
                 slug,
                 id,
@@ -53,22 +51,19 @@ pub fn describe(report: &ImportReport) -> String {
                 keys_refused,
             } => {
                 imported += 1;
-                let line = writeln!(
-                    out,
+                lines.push(format!(
                     "imported  {slug} (id {id}): {keys_imported} key(s), {keys_skipped} duplicate(s) skipped, {} refused",
                     keys_refused.len()
-                );
+                ));
                 for (masked, why) in keys_refused {
-                    let _ = writeln!(out, "          refused key {masked}: {why}");
+                    lines.push(format!("          refused key {masked}: {why}"));
                 }
-                line
             }
             ServiceOutcome::AlreadyExists { slug } => {
                 existing += 1;
-                writeln!(
-                    out,
+                lines.push(format!(
                     "exists    {slug}: a service with this slug is already here; left as it is"
-                )
+                ));
             }
             ServiceOutcome::Refused {
                 legacy_id,
@@ -76,15 +71,16 @@ pub fn describe(report: &ImportReport) -> String {
                 reason,
             } => {
                 refused += 1;
-                writeln!(out, "refused   {slug} (legacy id {legacy_id}): {reason}")
+                lines.push(format!(
+                    "refused   {slug} (legacy id {legacy_id}): {reason}"
+                ));
             }
-        };
+        }
     }
-    let _ = writeln!(
-        out,
+    lines.push(format!(
         "{imported} service(s) imported, {existing} already present, {refused} refused"
-    );
-    out
+    ));
+    lines.join("\n") + "\n"
 }
 
 /// What `rotate-encryption-key` did.

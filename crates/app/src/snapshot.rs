@@ -215,14 +215,6 @@ impl SnapshotStore {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Rebuilds the whole snapshot from the database.
-    ///
-    /// # Errors
-    /// See [`SnapshotStore::apply`].
-    pub async fn reload(&self) -> Result<(), SnapshotError> {
-        self.apply(ChangeEvent::Configs).await
-    }
-
     /// Reloads what `change` touched: one service, the client keys, or
     /// (for [`ChangeEvent::Configs`]) everything. On failure the old snapshot
     /// stays in force (the proxy keeps serving from cached configuration) and

@@ -67,23 +67,20 @@ impl LegacyService {
         body.insert("slug".into(), self.slug.clone().into());
         body.insert("config_type".into(), self.config_type.clone().into());
         body.insert("is_active".into(), self.is_active.into());
-        let mut put = |field: &str, value: &Option<String>| {
-            if let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) {
+        let mut put = |field: &str, value: Option<&str>| {
+            if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
                 body.insert(field.into(), value.into());
             }
         };
         if self.config_type == "llm" {
-            put("target_base_url", &self.target_base_url);
-            let format = self
-                .api_format
-                .clone()
-                .or_else(|| Some("openai_compatible".to_owned()));
-            put("api_format", &format);
+            put("target_base_url", self.target_base_url.as_deref());
+            let format = self.api_format.as_deref().unwrap_or("openai_compatible");
+            put("api_format", Some(format));
         } else {
-            put("method", &self.method);
-            put("target_url", &self.target_url);
-            put("api_key_location", &self.api_key_location);
-            put("api_key_name", &self.api_key_name);
+            put("method", self.method.as_deref());
+            put("target_url", self.target_url.as_deref());
+            put("api_key_location", self.api_key_location.as_deref());
+            put("api_key_name", self.api_key_name.as_deref());
         }
         Value::Object(body)
     }

@@ -36,6 +36,27 @@ async fn start(data_dir: &Arc<tempfile::TempDir>, env: &[(&str, &str)]) -> TestA
     .await
 }
 
+/// Starts a gateway on `data_dir`, stores service `rotating` with [`KEY`],
+/// stops it, and returns the service's id.
+async fn store_one_key(
+    data_dir: &Arc<tempfile::TempDir>,
+    env: &[(&str, &str)],
+    mock: &MockUpstream,
+) -> i64 {
+    let app = start(data_dir, env).await;
+    let token = app.login().await;
+    let id = app
+        .create_service(
+            &token,
+            serde_json::json!({"name": "Rotating", "slug": "rotating", "config_type": "llm",
+                "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"}),
+        )
+        .await;
+    app.add_key(&token, id, KEY).await;
+    app.stop().await;
+    id
+}
+
 /// Proxies one chat call and returns the upstream key the mock saw.
 async fn key_seen_upstream(app: &TestApp, mock: &MockUpstream) -> String {
     mock.clear();
@@ -58,17 +79,7 @@ async fn key_seen_upstream(app: &TestApp, mock: &MockUpstream) -> String {
 async fn the_key_file_is_replaced_and_every_key_still_serves() {
     let mock = MockUpstream::start();
     let data_dir = Arc::new(tempfile::tempdir().unwrap());
-    let app = start(&data_dir, &[]).await;
-    let token = app.login().await;
-    let id = app
-        .create_service(
-            &token,
-            serde_json::json!({"name": "Rotating", "slug": "rotating", "config_type": "llm",
-                "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"}),
-        )
-        .await;
-    app.add_key(&token, id, KEY).await;
-    app.stop().await;
+    let id = store_one_key(&data_dir, &[], &mock).await;
     let secret = data_dir.path().join("data").join("secret.key");
     let old_key = std::fs::read_to_string(&secret).unwrap();
 
@@ -126,17 +137,7 @@ async fn with_encryption_key_set_a_wrong_current_key_changes_nothing() {
     let second = app::secrets::KeyCipher::generate_key_base64();
     let stranger = app::secrets::KeyCipher::generate_key_base64();
     let data_dir = Arc::new(tempfile::tempdir().unwrap());
-    let app = start(&data_dir, &[("ENCRYPTION_KEY", &first)]).await;
-    let token = app.login().await;
-    let id = app
-        .create_service(
-            &token,
-            serde_json::json!({"name": "Rotating", "slug": "rotating", "config_type": "llm",
-                "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"}),
-        )
-        .await;
-    app.add_key(&token, id, KEY).await;
-    app.stop().await;
+    store_one_key(&data_dir, &[("ENCRYPTION_KEY", &first)], &mock).await;
 
     let wrong = rotate(
         data_dir.path(),

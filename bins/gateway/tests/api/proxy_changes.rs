@@ -1,25 +1,20 @@
 //! Admin changes are obeyed by the very next proxied request.
 
 use actix_web::http::Method;
-use serde_json::json;
-use testkit::{spawn_app, MockUpstream};
+use serde_json::{json, Value};
+use testkit::{spawn_app, MockUpstream, TestApp};
 
-#[actix_web::test]
-async fn admin_changes_apply_to_the_next_request() {
-    let mock = MockUpstream::start();
-    let app = spawn_app().await;
-    let token = app.login().await;
-    let id = app
-        .create_service(
-            &token,
-            json!({"name": "live", "slug": "live", "config_type": "llm",
-            "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"}),
-        )
-        .await;
-    let first = app.add_key(&token, id, "sk-changes-first-0000001").await;
+/// An OpenAI-compatible service on the mock.
+fn llm_service(mock: &MockUpstream, slug: &str) -> Value {
+    json!({"name": slug, "slug": slug, "config_type": "llm",
+        "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"})
+}
+
+/// A new client key: its row, and the `Authorization` value that presents it.
+async fn new_client_key(app: &TestApp, token: &str) -> (Value, String) {
     let client = app
         .admin_with(
-            &token,
+            token,
             Method::POST,
             "/client-keys",
             Some(json!({"name": "c"})),
@@ -27,6 +22,17 @@ async fn admin_changes_apply_to_the_next_request() {
         .await
         .json();
     let bearer = format!("Bearer {}", client["key"].as_str().unwrap());
+    (client, bearer)
+}
+
+#[actix_web::test]
+async fn admin_changes_apply_to_the_next_request() {
+    let mock = MockUpstream::start();
+    let app = spawn_app().await;
+    let token = app.login().await;
+    let id = app.create_service(&token, llm_service(&mock, "live")).await;
+    let first = app.add_key(&token, id, "sk-changes-first-0000001").await;
+    let (client, bearer) = new_client_key(&app, &token).await;
     let headers = [("authorization", bearer.as_str())];
     let call = || app.call(Method::GET, "/llm/live/v1/models", &headers, None);
 
@@ -92,25 +98,13 @@ async fn renaming_and_deleting_a_service_leave_its_neighbours_alone() {
     let mock = MockUpstream::start();
     let app = spawn_app().await;
     let token = app.login().await;
-    let service = |slug: &str| {
-        json!({"name": slug, "slug": slug, "config_type": "llm",
-            "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"})
-    };
+    let service = |slug: &str| llm_service(&mock, slug);
     let moving = app.create_service(&token, service("moving")).await;
     app.add_key(&token, moving, "sk-moving-key-00000001").await;
     let neighbour = app.create_service(&token, service("neighbour")).await;
     app.add_key(&token, neighbour, "sk-neighbour-key-000001")
         .await;
-    let client = app
-        .admin_with(
-            &token,
-            Method::POST,
-            "/client-keys",
-            Some(json!({"name": "c"})),
-        )
-        .await
-        .json();
-    let bearer = format!("Bearer {}", client["key"].as_str().unwrap());
+    let (_, bearer) = new_client_key(&app, &token).await;
     let headers = [("authorization", bearer.as_str())];
     let status = |slug: &'static str| {
         let path = format!("/llm/{slug}/v1/models");
@@ -173,23 +167,8 @@ async fn a_change_missed_while_the_database_failed_is_caught_up_by_the_next_one(
     })
     .await;
     let token = app.login().await;
-    let id = app
-        .create_service(
-            &token,
-            json!({"name": "late", "slug": "late", "config_type": "llm",
-                "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"}),
-        )
-        .await;
-    let client = app
-        .admin_with(
-            &token,
-            Method::POST,
-            "/client-keys",
-            Some(json!({"name": "c"})),
-        )
-        .await
-        .json();
-    let bearer = format!("Bearer {}", client["key"].as_str().unwrap());
+    let id = app.create_service(&token, llm_service(&mock, "late")).await;
+    let (_, bearer) = new_client_key(&app, &token).await;
     let headers = [("authorization", bearer.as_str())];
     let status = || async {
         app.call(Method::GET, "/llm/late/v1/models", &headers, None)

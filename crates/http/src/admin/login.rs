@@ -37,10 +37,10 @@ pub async fn login(
         .peer_addr()
         .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string());
     let service = Arc::clone(&state.service);
-    // argon2 is deliberately slow and memory-hungry: off the async workers,
-    // on a thread that ends with it and returns its memory.
-    let token = app::password::on_own_thread(move || service.login(&username, &password, &client))
-        .await
-        .map_err(|e| ApiError::from(app::AdminError::Internal(e.to_string())))??;
+    // argon2 is deliberately slow and memory-hungry: off the async workers.
+    let token =
+        app::password::off_the_workers(move || service.login(&username, &password, &client))
+            .await
+            .map_err(|e| ApiError::from(app::AdminError::Internal(e.to_string())))??;
     Ok(HttpResponse::Ok().json(token))
 }
