@@ -6,29 +6,40 @@
 # does not depend on what else the two cores are doing.
 #
 # Usage: scripts/bench/cpu-per-request.sh [seconds per cell, 5] [rounds, 2]
-# Needs the release binaries (just bench builds them) and wrk.
+# Needs the release binaries (just bench builds them; BIN=dir picks others,
+# e.g. an older build to compare with) and wrk. Ends with each variant's
+# median over the rounds: on a noisy machine single cells vary by ±10 %.
+# BASE_BIN=dir adds that build's `full` and `off` as `base-full` and
+# `base-off`, interleaved with the rest (before/after a change, same run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/lib/admin.sh
 source scripts/lib/admin.sh
 DURATION=${1:-5}
 ROUNDS=${2:-2}
-BIN=target/release
+BIN=${BIN:-target/release}
 WORK=$(mktemp -d)
 MOCK_PORT=18181
 declare -A SWITCH=([full]="" [nolog]="REQUEST_LOG_ENABLED=false" [nometrics]="METRICS_ENABLED=false" [off]="TELEMETRY_ENABLED=false")
 declare -A PORT=([full]=18191 [nolog]=18192 [nometrics]=18193 [off]=18194)
 declare -A PID
+declare -A EXE=([full]="$BIN" [nolog]="$BIN" [nometrics]="$BIN" [off]="$BIN")
+VARIANTS=(full nolog nometrics off)
+if [[ -n ${BASE_BIN:-} ]]; then
+  SWITCH[base-full]="" PORT[base-full]=18195 EXE[base-full]=$BASE_BIN
+  SWITCH[base-off]="TELEMETRY_ENABLED=false" PORT[base-off]=18196 EXE[base-off]=$BASE_BIN
+  VARIANTS+=(base-full base-off)
+fi
 "$BIN/mock-upstream" "127.0.0.1:$MOCK_PORT" 1 2>"$WORK/mock.log" &
 MOCK=$!
-for v in full nolog nometrics off; do
+for v in "${VARIANTS[@]}"; do
   # shellcheck disable=SC2086
   env ${SWITCH[$v]} BACKEND_PORT="${PORT[$v]}" BIND_ADDRESS=127.0.0.1 DATABASE_PATH="$WORK/$v/db.sqlite" \
-    ADMIN_PASSWORD=bench GLOBAL_PROXY_KEYS=ck LOG_LEVEL=warn "$BIN/gateway" 2>"$WORK/$v.log" >/dev/null &
+    ADMIN_PASSWORD=bench GLOBAL_PROXY_KEYS=ck LOG_LEVEL=warn "${EXE[$v]}/gateway" 2>"$WORK/$v.log" >/dev/null &
   PID[$v]=$!
 done
 trap 'kill "${PID[@]}" "$MOCK" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
-for v in full nolog nometrics off; do
+for v in "${VARIANTS[@]}"; do
   wait_for "http://127.0.0.1:${PORT[$v]}/healthz" "http://127.0.0.1:$MOCK_PORT/v1/models"
   admin_login "${PORT[$v]}" bench
   create_service_with_keys "${PORT[$v]}" "{\"name\":\"bench\",\"slug\":\"bench\",\"config_type\":\"llm\",
@@ -44,7 +55,7 @@ LUA
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 for round in $(seq 1 "$ROUNDS"); do
-  for v in full nolog nometrics off; do
+  for v in "${VARIANTS[@]}"; do
     before=$(ticks "${PID[$v]}")
     out=$(wrk -t2 -c64 -d"${DURATION}s" -s "$WORK/chat.lua" "http://127.0.0.1:${PORT[$v]}/llm/bench/v1/chat/completions")
     sleep 1.2 # the request-log writer's last flush of this cell
@@ -52,8 +63,15 @@ for round in $(seq 1 "$ROUNDS"); do
     requests=$(echo "$out" | awk '/requests in/ { print $1 }')
     rps=$(echo "$out" | awk '/Requests\/sec/ { printf "%d", $2 }')
     awk -v r="$round" -v v="$v" -v rps="$rps" -v t=$((after - before)) -v hz="$HZ" -v n="$requests" \
-      'BEGIN { printf "round %d  %-10s %7d req/s  %6.2f us CPU/request\n", r, v, rps, t / hz * 1e6 / n }'
+      'BEGIN { printf "round %d  %-10s %7d req/s  %6.2f us CPU/request\n", r, v, rps, t / hz * 1e6 / n }' |
+      tee -a "$WORK/cells"
   done
+done
+echo "median over $ROUNDS rounds:"
+for v in "${VARIANTS[@]}"; do
+  awk -v v="$v" '$3 == v { print $6 }' "$WORK/cells" | sort -n |
+    awk -v v="$v" '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2;
+      printf "  %-10s %6.2f us CPU/request\n", v, m }'
 done
 for v in full off; do
   echo "$v after the run: $(grep -E 'RssAnon|RssFile' "/proc/${PID[$v]}/status" | tr -s ' \t\n' ' ')"

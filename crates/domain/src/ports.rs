@@ -4,6 +4,7 @@
 use crate::client_key::{ClientKeyPatch, NewClientKey, StoredClientKey};
 use crate::config::{ProxyConfig, ProxyConfigDraft};
 use crate::health::{KeyHealth, KeyOutcome};
+use crate::request_log::packed::PackedBatch;
 use crate::request_log::{RequestLogEntry, RequestLogQuery};
 use crate::upstream_key::{KeyPatch, NewUpstreamKey, StoredKey};
 use crate::{ClientKeyId, ConfigId, KeyId, Timestamp};
@@ -230,11 +231,12 @@ pub trait KeyRepository: Send + Sync {
     /// # Errors
     /// `Unavailable`; rows of deleted keys are ignored.
     async fn record_usage(&self, batch: &UsageBatch) -> Result<(), RepoError>;
-    /// Appends request-log rows (ids are assigned by the database).
+    /// Appends packed request-log batches (ids are assigned by the
+    /// database), all or none.
     ///
     /// # Errors
     /// `Unavailable`.
-    async fn insert_request_logs(&self, rows: &[RequestLogEntry]) -> Result<(), RepoError>;
+    async fn insert_request_logs(&self, batches: &[PackedBatch]) -> Result<(), RepoError>;
     /// One page of the request log, newest first (up to `limit` rows).
     ///
     /// # Errors

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use domain::client_key::{NewClientKey, StoredClientKey};
 use domain::ports::{KeyCounts, KeyInsert, KeyRepository, RepoError, ResealedKey, UsageBatch};
+use domain::request_log::packed::PackedBatch;
 use domain::request_log::{RequestLogEntry, RequestLogQuery};
 use domain::{
     ClientKeyId, ClientKeyPatch, ConfigId, KeyId, KeyPatch, NewUpstreamKey, ProxyConfig,
@@ -177,13 +178,12 @@ impl KeyRepository for SpyRepository {
         self.spy.usage_writes.fetch_add(1, Ordering::SeqCst);
         self.inner.record_usage(batch).await
     }
-    async fn insert_request_logs(&self, rows: &[RequestLogEntry]) -> Result<(), RepoError> {
+    async fn insert_request_logs(&self, batches: &[PackedBatch]) -> Result<(), RepoError> {
         self.spy.request_log_writes.fetch_add(1, Ordering::SeqCst);
-        self.spy
-            .request_log_rows
-            .fetch_add(rows.len(), Ordering::SeqCst);
+        let rows: usize = batches.iter().map(|b| b.rows as usize).sum();
+        self.spy.request_log_rows.fetch_add(rows, Ordering::SeqCst);
         self.spy.wait_while(&self.spy.stalled).await;
-        self.inner.insert_request_logs(rows).await
+        self.inner.insert_request_logs(batches).await
     }
     async fn list_request_logs(
         &self,

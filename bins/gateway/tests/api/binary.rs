@@ -202,7 +202,7 @@ fn cli_version_help_gen_key_and_migrate() {
     );
     assert_eq!(
         String::from_utf8_lossy(&first.stdout).trim(),
-        "applied 2 migration(s)"
+        "applied 3 migration(s)"
     );
     let again = run(dir.path(), &["migrate"], &db);
     assert_eq!(

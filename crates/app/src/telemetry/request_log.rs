@@ -6,14 +6,20 @@
 //! and counted.
 
 use domain::ports::{KeyRepository, RepoError};
-use domain::request_log::RequestLogEntry;
+use domain::request_log::packed::{pack, PackedBatch, RequestLogFields};
 use domain::time_fmt;
 use prometheus_client::metrics::counter::Counter;
-use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio::sync::{Mutex, Notify};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use tokio::sync::Notify;
 
 /// Rows the queue holds before it drops new ones.
 pub const QUEUE_CAPACITY: usize = 20_000;
+
+/// Queue shards: each thread appends to its own, so the HTTP workers never
+/// wait on each other.
+const SHARDS: usize = 16;
 
 /// Retention of the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,10 +30,22 @@ pub struct Retention {
     pub max_rows: u64,
 }
 
+/// Rows queued by the threads that use one shard, already encoded: queueing
+/// a row is copying its fields, with no allocation per row.
+#[derive(Default)]
+struct Shard {
+    encoded: Vec<u8>,
+    rows: usize,
+}
+
 /// The queue and its writer's end.
 pub struct RequestLog {
-    sender: mpsc::Sender<RequestLogEntry>,
-    receiver: Mutex<mpsc::Receiver<RequestLogEntry>>,
+    shards: Box<[Mutex<Shard>]>,
+    /// Rows in all shards.
+    queued: AtomicUsize,
+    capacity: usize,
+    /// Held while a flush takes and writes rows, so flushes keep their order.
+    writing: tokio::sync::Mutex<()>,
     dropped: Counter,
     enabled: bool,
     /// Wakes the writer before its interval.
@@ -36,16 +54,38 @@ pub struct RequestLog {
     early_at: usize,
 }
 
+fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    // A panic while holding the lock leaves whole records behind: each is
+    // appended by one call that cannot panic half-way.
+    shard.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// This thread's shard.
+fn shard_of_this_thread() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+    SHARD.with(|shard| {
+        shard.get().unwrap_or_else(|| {
+            let assigned = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            shard.set(Some(assigned));
+            assigned
+        })
+    })
+}
+
 impl RequestLog {
     /// A queue of `capacity` rows counting drops in `dropped`; a disabled
     /// log records nothing.
     #[must_use]
     pub fn new(capacity: usize, enabled: bool, dropped: Counter) -> Self {
         let capacity = capacity.max(1);
-        let (sender, receiver) = mpsc::channel(capacity);
         Self {
-            sender,
-            receiver: Mutex::new(receiver),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            queued: AtomicUsize::new(0),
+            capacity,
+            writing: tokio::sync::Mutex::new(()),
             dropped,
             enabled,
             filling: Notify::new(),
@@ -60,22 +100,25 @@ impl RequestLog {
     }
 
     /// Queues a row without waiting; returns false when it was dropped.
-    pub fn record(&self, entry: RequestLogEntry) -> bool {
+    pub fn record(&self, row: &RequestLogFields<'_>) -> bool {
         if !self.enabled {
             return true;
         }
-        match self.sender.try_send(entry) {
-            Ok(()) => {
-                if self.sender.max_capacity() - self.sender.capacity() >= self.early_at {
-                    self.filling.notify_one();
-                }
-                true
-            }
-            Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
-                self.dropped.inc();
-                false
-            }
+        let queued = self.queued.fetch_add(1, Ordering::Relaxed) + 1;
+        if queued > self.capacity {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            self.dropped.inc();
+            return false;
         }
+        {
+            let mut shard = lock(&self.shards[shard_of_this_thread()]);
+            row.encode(&mut shard.encoded);
+            shard.rows += 1;
+        }
+        if queued >= self.early_at {
+            self.filling.notify_one();
+        }
+        true
     }
 
     /// Resolves once a quarter of the queue is taken (at once if that
@@ -90,6 +133,32 @@ impl RequestLog {
         self.dropped.get()
     }
 
+    /// Takes every queued row, packed into batches.
+    fn take(&self) -> (Vec<PackedBatch>, usize) {
+        let mut encoded = Vec::new();
+        let mut rows = 0;
+        for shard in &*self.shards {
+            let mut shard = lock(shard);
+            if encoded.is_empty() {
+                encoded = std::mem::take(&mut shard.encoded);
+            } else {
+                encoded.extend_from_slice(&shard.encoded);
+                shard.encoded.clear();
+            }
+            rows += std::mem::take(&mut shard.rows);
+        }
+        self.queued.fetch_sub(rows, Ordering::Relaxed);
+        match pack(&encoded) {
+            Ok(batches) => (batches, rows),
+            Err((batches, damage)) => {
+                let packed: usize = batches.iter().map(|b| b.rows as usize).sum();
+                self.dropped.inc_by((rows - packed) as u64);
+                tracing::error!(%damage, lost = rows - packed, "request-log rows lost in the queue");
+                (batches, packed)
+            }
+        }
+    }
+
     /// Writes every queued row in one batch, trying up to `attempts` times.
     /// Rows the database still refuses are dropped (and counted): keeping
     /// them would only make the queue fill.
@@ -101,21 +170,17 @@ impl RequestLog {
         repo: &dyn KeyRepository,
         attempts: usize,
     ) -> Result<usize, RepoError> {
-        let mut receiver = self.receiver.lock().await;
-        let mut rows = Vec::new();
-        while let Ok(row) = receiver.try_recv() {
-            rows.push(row);
-        }
-        if rows.is_empty() {
+        let _writing = self.writing.lock().await;
+        let (batches, count) = self.take();
+        if batches.is_empty() {
             return Ok(0);
         }
-        let count = rows.len();
-        let mut result = repo.insert_request_logs(&rows).await;
+        let mut result = repo.insert_request_logs(&batches).await;
         for _ in 1..attempts {
             if result.is_ok() {
                 break;
             }
-            result = repo.insert_request_logs(&rows).await;
+            result = repo.insert_request_logs(&batches).await;
         }
         result.inspect_err(|_| {
             self.dropped.inc_by(count as u64);
@@ -141,6 +206,8 @@ impl RequestLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use domain::request_log::RequestLogEntry;
 
     fn entry(n: u32) -> RequestLogEntry {
         RequestLogEntry {
@@ -168,7 +235,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts_without_waiting() {
         let log = RequestLog::new(3, true, Counter::default());
-        let kept = (0..5).filter(|n| log.record(entry(*n))).count();
+        let kept = (0..5).filter(|n| log.record(&entry(*n).fields())).count();
         assert_eq!(kept, 3);
         assert_eq!(log.dropped(), 2);
     }
@@ -184,12 +251,12 @@ mod tests {
     #[tokio::test]
     async fn a_quarter_full_queue_wakes_the_writer_early() {
         let log = RequestLog::new(8, true, Counter::default());
-        log.record(entry(1));
+        log.record(&entry(1).fields());
         assert!(
             !woken(&log).await,
             "one row of eight waits for the interval"
         );
-        log.record(entry(2));
+        log.record(&entry(2).fields());
         assert!(woken(&log).await, "two rows of eight wake the writer");
         assert!(!woken(&log).await, "one wake per filling");
     }
@@ -197,11 +264,8 @@ mod tests {
     #[test]
     fn a_disabled_log_keeps_nothing() {
         let log = RequestLog::new(3, false, Counter::default());
-        assert!(log.record(entry(1)));
+        assert!(log.record(&entry(1).fields()));
         assert_eq!(log.dropped(), 0);
-        assert!(log
-            .receiver
-            .try_lock()
-            .is_ok_and(|mut r| r.try_recv().is_err()));
+        assert_eq!(log.take().1, 0);
     }
 }

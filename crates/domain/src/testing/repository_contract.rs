@@ -2,6 +2,7 @@
 
 use crate::client_key::{ClientKeyRequest, NewClientKey};
 use crate::ports::{KeyInsert, KeyRepository, RepoError, ResealedKey, UsageBatch, UsageDelta};
+use crate::request_log::packed::pack_entries;
 use crate::request_log::{RequestLogEntry, RequestLogQuery};
 use crate::time_fmt::{from_unix_millis, now};
 use crate::{ClientKeyPatch, KeyPatch, NewUpstreamKey, ProxyConfigDraft, ProxyTarget, Slug};
@@ -413,7 +414,10 @@ async fn request_logs(repo: &dyn KeyRepository) {
             )
         })
         .collect();
-    ok(repo.insert_request_logs(&rows).await, "insert request logs");
+    ok(
+        repo.insert_request_logs(&pack_entries(&rows)).await,
+        "insert request logs",
+    );
     ok(repo.insert_request_logs(&[]).await, "insert nothing");
     let all = |q: RequestLogQuery| async move { ok(repo.list_request_logs(&q).await, "list logs") };
     let page = all(RequestLogQuery {
@@ -493,7 +497,7 @@ async fn request_logs(repo: &dyn KeyRepository) {
         .map(|n| log_row(n, "bulk", "z", 200, base + 100_000 + i64::from(n)))
         .collect();
     ok(
-        repo.insert_request_logs(&bulk).await,
+        repo.insert_request_logs(&pack_entries(&bulk)).await,
         "insert a large batch",
     );
     let landed = all(RequestLogQuery {
@@ -514,4 +518,50 @@ async fn request_logs(repo: &dyn KeyRepository) {
         ..bulk[1000].clone()
     };
     assert_eq!(found, Some(expected), "a row of the second statement");
+
+    // Many one-row batches: a filtered page reads past the first round of
+    // batches, and pruning by count crosses batches.
+    let singles: Vec<_> = (0..150u16)
+        .flat_map(|n| {
+            let service = if n == 0 { "rare" } else { "common" };
+            pack_entries(&[log_row(n, service, "z", 200, base + 200_000 + i64::from(n))])
+        })
+        .collect();
+    ok(repo.insert_request_logs(&singles).await, "insert singles");
+    let rare = all(RequestLogQuery {
+        service: Some("rare".to_owned()),
+        limit: 10,
+        ..RequestLogQuery::default()
+    })
+    .await;
+    assert_eq!(rare.len(), 1, "found behind 149 newer batches");
+    let newest = all(RequestLogQuery {
+        limit: 100,
+        ..RequestLogQuery::default()
+    })
+    .await;
+    let older = all(RequestLogQuery {
+        limit: 100,
+        before_id: newest.last().map(|r| r.id),
+        ..RequestLogQuery::default()
+    })
+    .await;
+    let ids: Vec<i64> = newest.iter().chain(&older).map(|r| r.id).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] > w[1]),
+        "pages continue without overlap"
+    );
+    assert_eq!(older.first().map(|r| r.request_id.as_str()), Some("req-49"));
+    let pruned = ok(
+        repo.prune_request_logs(from_unix_millis(0), 100).await,
+        "prune across batches",
+    );
+    assert_eq!(pruned, 15 + 2345 + 50);
+    let left = all(RequestLogQuery {
+        limit: 500,
+        ..RequestLogQuery::default()
+    })
+    .await;
+    assert_eq!(left.len(), 100);
+    assert_eq!(left.last().map(|r| r.request_id.as_str()), Some("req-50"));
 }

@@ -11,7 +11,8 @@ use app::snapshot::{PoolKey, ServiceEntry};
 use app::telemetry::{RequestLabels, ServiceLabel, Shared, Telemetry, TokenLabels};
 use converters::usage::UsageScanner;
 use domain::chat::Usage;
-use domain::request_log::RequestLogEntry;
+use domain::request_log::packed::RequestLogFields;
+use domain::time_fmt::unix_millis;
 use domain::{ApiFormat, ClientKeyId, ConfigId, KeyId, Timestamp};
 use futures_util::Stream;
 use std::hash::{BuildHasher, RandomState};
@@ -259,21 +260,18 @@ impl Exchange {
         if !telemetry.request_log.enabled() {
             return;
         }
-        let service = slug.to_owned();
-        let client_key = client_name.to_owned();
-        telemetry.request_log.record(RequestLogEntry {
-            id: 0,
-            time: self.time,
-            request_id: std::mem::take(&mut self.request_id),
+        telemetry.request_log.record(&RequestLogFields {
+            at_ms: unix_millis(&self.time),
+            request_id: &self.request_id,
             service_id: self.service.as_ref().map(|(id, _)| *id),
-            service,
+            service: slug,
             client_key_id: self.client_key_id(),
-            client_key,
+            client_key: client_name,
             key_id,
-            key_hint: self.key.take().map(|(_, hint)| hint),
-            client_format: self.client_format.map(str::to_owned),
-            upstream_format: self.upstream_format.map(str::to_owned),
-            model: self.model.take(),
+            key_hint: self.key.as_ref().map(|(_, hint)| hint.as_str()),
+            client_format: self.client_format,
+            upstream_format: self.upstream_format,
+            model: self.model.as_deref(),
             status: self.status,
             attempts: self.attempts,
             latency_ms: millis(latency),

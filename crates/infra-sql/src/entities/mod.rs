@@ -2,6 +2,6 @@
 
 pub mod client_key;
 pub mod proxy_config;
-pub mod request_log;
+pub mod request_log_batch;
 pub mod setting;
 pub mod upstream_key;

@@ -11,6 +11,7 @@ use crate::errors::repo_err;
 use async_trait::async_trait;
 use domain::client_key::{NewClientKey, StoredClientKey};
 use domain::ports::{KeyCounts, KeyInsert, KeyRepository, RepoError, ResealedKey, UsageBatch};
+use domain::request_log::packed::PackedBatch;
 use domain::request_log::{RequestLogEntry, RequestLogQuery};
 use domain::Timestamp;
 use domain::{
@@ -126,8 +127,8 @@ impl KeyRepository for SqlKeyRepository {
     async fn record_usage(&self, batch: &UsageBatch) -> Result<(), RepoError> {
         keys::record_usage(&self.db, batch).await
     }
-    async fn insert_request_logs(&self, rows: &[RequestLogEntry]) -> Result<(), RepoError> {
-        request_log_insert::insert(&self.db, rows).await
+    async fn insert_request_logs(&self, batches: &[PackedBatch]) -> Result<(), RepoError> {
+        request_log_insert::insert(&self.db, batches).await
     }
     async fn list_request_logs(
         &self,

@@ -1,70 +1,268 @@
-//! The request log: keyset paging and pruning (writing: [`super::request_log_insert`]).
+//! The request log: paging over packed batches newest first, and pruning
+//! (writing: [`super::request_log_insert`]). Rows live packed in batches
+//! ([`domain::request_log::packed`]); filters are applied to decoded rows, so
+//! a query reads batches until its page is full.
 
-use crate::entities::request_log::{self, Column as C};
+use crate::entities::request_log_batch::{self, Column as C};
 use crate::errors::repo_err;
 use domain::ports::RepoError;
+use domain::request_log::packed::{records, row_id, split_row_id, PackedBatch, Record};
 use domain::request_log::{RequestLogEntry, RequestLogQuery};
-use domain::time_fmt::{from_unix_millis, unix_millis};
+use domain::time_fmt::unix_millis;
 use domain::Timestamp;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-fn from_row(row: request_log::Model) -> RequestLogEntry {
-    let count = |v: i64| u64::try_from(v).unwrap_or(0);
-    RequestLogEntry {
-        id: row.id,
-        time: from_unix_millis(row.at),
-        request_id: row.request_id,
-        service_id: row.service_id,
-        service: row.service,
-        client_key_id: row.client_key_id,
-        client_key: row.client_key,
-        key_id: row.key_id,
-        key_hint: row.key_hint,
-        client_format: row.client_format,
-        upstream_format: row.upstream_format,
-        model: row.model,
-        status: u16::try_from(row.status).unwrap_or(0),
-        attempts: u32::try_from(row.attempts).unwrap_or(0),
-        latency_ms: count(row.latency_ms),
-        ttfb_ms: row.ttfb_ms.map(count),
-        input_tokens: count(row.input_tokens),
-        output_tokens: count(row.output_tokens),
+/// Batches read per query (~2 MB).
+const BATCHES_PER_READ: u64 = 64;
+
+/// The filters of `query` a row is tested against.
+struct Filter<'a> {
+    query: &'a RequestLogQuery,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+}
+
+impl Filter<'_> {
+    /// What a record's header decides (time and cursor).
+    fn admits_record(&self, batch_id: i64, record: &Record<'_>) -> bool {
+        self.since_ms.is_none_or(|since| record.at_ms >= since)
+            && self.until_ms.is_none_or(|until| record.at_ms < until)
+            && self
+                .query
+                .before_id
+                .is_none_or(|before| row_id(batch_id, record.index) < before)
     }
+
+    /// What only the decoded row tells.
+    fn admits_row(&self, row: &RequestLogEntry) -> bool {
+        let q = self.query;
+        q.service.as_ref().is_none_or(|s| *s == row.service)
+            && q.client_key.as_ref().is_none_or(|c| *c == row.client_key)
+            && q.status_class.is_none_or(|class| row.status / 100 == class)
+    }
+}
+
+/// The rows of one stored batch that pass `filter`, newest first.
+fn matching(batch: &request_log_batch::Model, filter: &Filter<'_>) -> Vec<RequestLogEntry> {
+    let mut rows = Vec::new();
+    for record in records(&batch.payload) {
+        let decoded = record.and_then(|record| {
+            if filter.admits_record(batch.id, &record) {
+                record.decode(batch.id).map(Some)
+            } else {
+                Ok(None)
+            }
+        });
+        match decoded {
+            Ok(Some(row)) if filter.admits_row(&row) => rows.push(row),
+            Ok(_) => {}
+            Err(damage) => {
+                // Whatever decoded before the damage is still shown.
+                tracing::warn!(batch = batch.id, %damage, "a request-log batch is damaged; its rest is skipped");
+                break;
+            }
+        }
+    }
+    rows.reverse();
+    rows
 }
 
 pub(super) async fn list(
     db: &DatabaseConnection,
     query: &RequestLogQuery,
 ) -> Result<Vec<RequestLogEntry>, RepoError> {
-    let mut select = request_log::Entity::find();
-    if let Some(service) = &query.service {
-        select = select.filter(C::Service.eq(service.as_str()));
+    let filter = Filter {
+        query,
+        since_ms: query.since.as_ref().map(unix_millis),
+        until_ms: query.until.as_ref().map(unix_millis),
+    };
+    let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+    let mut newest_batch = query.before_id.map(|id| split_row_id(id).0);
+    let mut page = Vec::new();
+    loop {
+        let mut select = request_log_batch::Entity::find();
+        if let Some(id) = newest_batch {
+            select = select.filter(C::Id.lte(id));
+        }
+        if let Some(since) = filter.since_ms {
+            select = select.filter(C::LastAt.gte(since));
+        }
+        if let Some(until) = filter.until_ms {
+            select = select.filter(C::FirstAt.lt(until));
+        }
+        let batches = select
+            .order_by_desc(C::Id)
+            .limit(BATCHES_PER_READ)
+            .all(db)
+            .await
+            .map_err(repo_err)?;
+        for batch in &batches {
+            page.extend(matching(batch, &filter));
+            if page.len() >= limit {
+                page.truncate(limit);
+                return Ok(page);
+            }
+        }
+        match batches.last() {
+            Some(oldest) if batches.len() as u64 == BATCHES_PER_READ => {
+                newest_batch = Some(oldest.id - 1);
+            }
+            _ => return Ok(page),
+        }
     }
-    if let Some(client_key) = &query.client_key {
-        select = select.filter(C::ClientKey.eq(client_key.as_str()));
-    }
-    if let Some(class) = query.status_class {
-        let low = i32::from(class) * 100;
-        select = select
-            .filter(C::Status.gte(low))
-            .filter(C::Status.lt(low + 100));
-    }
-    if let Some(since) = query.since {
-        select = select.filter(C::At.gte(unix_millis(&since)));
-    }
-    if let Some(until) = query.until {
-        select = select.filter(C::At.lt(unix_millis(&until)));
-    }
-    if let Some(before) = query.before_id {
-        select = select.filter(C::Id.lt(before));
-    }
-    let rows = select
-        .order_by_desc(C::Id)
-        .limit(u64::from(query.limit))
+}
+
+fn when(expr: sea_orm::sea_query::SimpleExpr) -> sea_orm::Condition {
+    sea_orm::Condition::all().add(expr)
+}
+
+/// A batch's id, row count and newest time.
+type Head = (i64, i32, i64);
+
+/// Heads of the batches matching `filter`, 1000 at a time from `from`
+/// (exclusive), oldest or newest first.
+async fn heads(
+    db: &DatabaseConnection,
+    filter: sea_orm::Condition,
+    from: Option<i64>,
+    newest_first: bool,
+) -> Result<Vec<Head>, RepoError> {
+    let mut select = request_log_batch::Entity::find()
+        .select_only()
+        .columns([C::Id, C::RowCount, C::LastAt])
+        .filter(filter);
+    select = match (from, newest_first) {
+        (Some(id), true) => select.filter(C::Id.lt(id)).order_by_desc(C::Id),
+        (Some(id), false) => select.filter(C::Id.gt(id)).order_by_asc(C::Id),
+        (None, true) => select.order_by_desc(C::Id),
+        (None, false) => select.order_by_asc(C::Id),
+    };
+    select
+        .limit(1000)
+        .into_tuple()
         .all(db)
         .await
+        .map_err(repo_err)
+}
+
+fn count(rows: i32) -> u64 {
+    u64::try_from(rows).unwrap_or(0)
+}
+
+/// Rows in the batches matching `filter`.
+async fn rows_in(db: &DatabaseConnection, filter: &sea_orm::Condition) -> Result<u64, RepoError> {
+    let mut rows = 0;
+    let mut from = None;
+    loop {
+        let page = heads(db, filter.clone(), from, false).await?;
+        let Some(&(last, _, _)) = page.last() else {
+            return Ok(rows);
+        };
+        rows += page.iter().map(|&(_, n, _)| count(n)).sum::<u64>();
+        from = Some(last);
+    }
+}
+
+/// Deletes the batches matching `filter`; returns how many rows they held.
+async fn delete(db: &DatabaseConnection, filter: sea_orm::Condition) -> Result<u64, RepoError> {
+    let rows = rows_in(db, &filter).await?;
+    if rows > 0 {
+        request_log_batch::Entity::delete_many()
+            .filter(filter)
+            .exec(db)
+            .await
+            .map_err(repo_err)?;
+    }
+    Ok(rows)
+}
+
+/// Keeps the rows of batch `id` that `keep` admits; returns how many went.
+async fn trim(
+    db: &DatabaseConnection,
+    id: i64,
+    keep: impl FnMut(&Record<'_>) -> bool,
+) -> Result<u64, RepoError> {
+    let Some(batch) = request_log_batch::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(repo_err)?
+    else {
+        return Ok(0); // pruned meanwhile by another instance
+    };
+    let kept = match PackedBatch::retain(&batch.payload, keep) {
+        Ok(kept) => kept,
+        Err(damage) => {
+            tracing::warn!(batch = id, %damage, "a damaged request-log batch is pruned whole");
+            None
+        }
+    };
+    let Some(kept) = kept else {
+        return delete(db, when(C::Id.eq(id))).await;
+    };
+    request_log_batch::Entity::update_many()
+        .col_expr(C::Payload, Expr::value(kept.bytes))
+        .col_expr(
+            C::RowCount,
+            Expr::value(i32::try_from(kept.rows).unwrap_or(i32::MAX)),
+        )
+        .col_expr(C::FirstAt, Expr::value(kept.first_at_ms))
+        .col_expr(C::LastAt, Expr::value(kept.last_at_ms))
+        .filter(C::Id.eq(id))
+        .exec(db)
+        .await
         .map_err(repo_err)?;
-    Ok(rows.into_iter().map(from_row).collect())
+    Ok(count(batch.row_count).saturating_sub(u64::from(kept.rows)))
+}
+
+/// Prunes by age: batches all older go whole, batches partly older are trimmed.
+async fn prune_by_age(db: &DatabaseConnection, cutoff: i64) -> Result<u64, RepoError> {
+    let mut deleted = delete(db, when(C::LastAt.lt(cutoff))).await?;
+    let mut from = None;
+    loop {
+        let straddling = heads(db, when(C::FirstAt.lt(cutoff)), from, false).await?;
+        let Some(&(last, _, _)) = straddling.last() else {
+            return Ok(deleted);
+        };
+        for &(id, _, _) in &straddling {
+            deleted += trim(db, id, |record| record.at_ms >= cutoff).await?;
+        }
+        from = Some(last);
+    }
+}
+
+/// Prunes by count: the oldest rows beyond the newest `max_rows` go.
+async fn prune_by_count(db: &DatabaseConnection, max_rows: u64) -> Result<u64, RepoError> {
+    let mut kept = 0u64;
+    let mut deleted = 0;
+    let mut from = None;
+    loop {
+        let newest = heads(db, sea_orm::Condition::all(), from, true).await?;
+        let Some(&(last, _, _)) = newest.last() else {
+            return Ok(deleted);
+        };
+        for &(id, rows, _) in &newest {
+            let room = max_rows - kept;
+            if room == 0 {
+                // Every batch from here on is beyond the limit.
+                return Ok(deleted + delete(db, when(C::Id.lte(id))).await?);
+            }
+            if count(rows) > room {
+                // The boundary batch keeps its newest `room` rows.
+                let mut dropping = count(rows) - room;
+                deleted += trim(db, id, |_| {
+                    let keep = dropping == 0;
+                    dropping = dropping.saturating_sub(1);
+                    keep
+                })
+                .await?;
+                kept = max_rows;
+            } else {
+                kept += count(rows);
+            }
+        }
+        from = Some(last);
+    }
 }
 
 pub(super) async fn prune(
@@ -72,30 +270,6 @@ pub(super) async fn prune(
     older_than: Timestamp,
     max_rows: u64,
 ) -> Result<u64, RepoError> {
-    let mut deleted = request_log::Entity::delete_many()
-        .filter(C::At.lt(unix_millis(&older_than)))
-        .exec(db)
-        .await
-        .map_err(repo_err)?
-        .rows_affected;
-    // The id of the oldest row to keep; everything before it goes.
-    let boundary: Option<i64> = request_log::Entity::find()
-        .select_only()
-        .column(C::Id)
-        .order_by_desc(C::Id)
-        .offset(max_rows.saturating_sub(1))
-        .limit(1)
-        .into_tuple()
-        .one(db)
-        .await
-        .map_err(repo_err)?;
-    if let Some(boundary) = boundary {
-        deleted += request_log::Entity::delete_many()
-            .filter(C::Id.lt(boundary))
-            .exec(db)
-            .await
-            .map_err(repo_err)?
-            .rows_affected;
-    }
-    Ok(deleted)
+    let by_age = prune_by_age(db, unix_millis(&older_than)).await?;
+    Ok(by_age + prune_by_count(db, max_rows).await?)
 }

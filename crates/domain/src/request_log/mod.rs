@@ -1,5 +1,7 @@
 //! The request log: one row per proxied request (never bodies or keys).
 
+pub mod packed;
+
 use crate::time_fmt;
 use crate::{ClientKeyId, ConfigId, KeyId, Timestamp};
 use serde::Serialize;

@@ -1,0 +1,535 @@
+//! The request log's stored form: rows packed into batches of up to
+//! [`BATCH_BYTES`], one database row per batch.
+//!
+//! Why not one database row per request: at tens of thousands of requests a
+//! second, the database's per-row work (B-tree inserts into the table and
+//! its filter indexes, binding 17 values) cost more than everything else
+//! telemetry does together (docs/benchmarks.md). A batch is one insert;
+//! listing decodes batches newest first and filters in memory.
+//!
+//! A row's id is its batch's id and its index in the batch
+//! ([`row_id`]), so ids grow with insertion order and stay put when older
+//! rows of the same batch are pruned.
+//!
+//! Record layout, little-endian: `u16` index, `u16` length of the rest,
+//! `i64` time (Unix ms), `u8` presence bits, `u16` status, `u32` attempts,
+//! `u64` latency, ttfb, input and output tokens, `i64` service, client-key
+//! and key ids, then seven texts as `u16` length and UTF-8 bytes (request
+//! id, service, client key, key hint, client format, upstream format,
+//! model).
+
+use super::RequestLogEntry;
+use crate::time_fmt::{from_unix_millis, unix_millis};
+use crate::{ClientKeyId, ConfigId, KeyId};
+
+/// A batch grows until it holds this many bytes (one more record may follow,
+/// so a batch stays below MySQL's 64 KiB `BLOB`).
+pub const BATCH_BYTES: usize = 32 * 1024;
+
+/// Header bytes before the record's body: index and body length.
+const HEADER: usize = 4;
+/// Body bytes before the texts.
+const FIXED: usize = 8 + 1 + 2 + 4 + 8 * 4 + 8 * 3;
+/// Where the time sits in a record.
+const TIME_AT: usize = HEADER;
+
+const HAS_SERVICE_ID: u8 = 1;
+const HAS_CLIENT_KEY_ID: u8 = 1 << 1;
+const HAS_KEY_ID: u8 = 1 << 2;
+const HAS_KEY_HINT: u8 = 1 << 3;
+const HAS_CLIENT_FORMAT: u8 = 1 << 4;
+const HAS_UPSTREAM_FORMAT: u8 = 1 << 5;
+const HAS_MODEL: u8 = 1 << 6;
+const HAS_TTFB: u8 = 1 << 7;
+
+/// Longest texts kept, in characters (the limits of the earlier
+/// one-row-per-request table, which the console and API were built around).
+const REQUEST_ID_CHARS: usize = 128;
+const SERVICE_CHARS: usize = 63;
+const CLIENT_KEY_CHARS: usize = 100;
+const SHORT_CHARS: usize = 32;
+const MODEL_CHARS: usize = 128;
+
+/// The id of row `index` of batch `batch_id`.
+#[must_use]
+pub fn row_id(batch_id: i64, index: u16) -> i64 {
+    (batch_id << 16) | i64::from(index)
+}
+
+/// The batch id and index of row id `id`.
+#[must_use]
+pub fn split_row_id(id: i64) -> (i64, u16) {
+    (id >> 16, (id & 0xFFFF) as u16)
+}
+
+/// A request's log fields, borrowed: what the proxy hands the log without
+/// allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLogFields<'a> {
+    /// Arrival, Unix milliseconds.
+    pub at_ms: i64,
+    /// `X-Request-Id`.
+    pub request_id: &'a str,
+    /// Service id.
+    pub service_id: Option<ConfigId>,
+    /// Service slug.
+    pub service: &'a str,
+    /// Client key id.
+    pub client_key_id: Option<ClientKeyId>,
+    /// Client key name.
+    pub client_key: &'a str,
+    /// Upstream key that answered.
+    pub key_id: Option<KeyId>,
+    /// Its masked hint.
+    pub key_hint: Option<&'a str>,
+    /// Client API format.
+    pub client_format: Option<&'a str>,
+    /// Upstream API format.
+    pub upstream_format: Option<&'a str>,
+    /// Model.
+    pub model: Option<&'a str>,
+    /// Status sent to the client.
+    pub status: u16,
+    /// Upstream calls made.
+    pub attempts: u32,
+    /// Milliseconds to the end of the answer.
+    pub latency_ms: u64,
+    /// Milliseconds to the answer's head.
+    pub ttfb_ms: Option<u64>,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+}
+
+impl RequestLogEntry {
+    /// This entry's fields, borrowed.
+    #[must_use]
+    pub fn fields(&self) -> RequestLogFields<'_> {
+        RequestLogFields {
+            at_ms: unix_millis(&self.time),
+            request_id: &self.request_id,
+            service_id: self.service_id,
+            service: &self.service,
+            client_key_id: self.client_key_id,
+            client_key: &self.client_key,
+            key_id: self.key_id,
+            key_hint: self.key_hint.as_deref(),
+            client_format: self.client_format.as_deref(),
+            upstream_format: self.upstream_format.as_deref(),
+            model: self.model.as_deref(),
+            status: self.status,
+            attempts: self.attempts,
+            latency_ms: self.latency_ms,
+            ttfb_ms: self.ttfb_ms,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+        }
+    }
+}
+
+/// The first `max` characters of `text`.
+fn clip(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text; // fewer bytes than `max` means fewer characters too
+    }
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
+fn put_text(out: &mut Vec<u8>, text: &str, max: usize) {
+    let text = clip(text, max);
+    // At most 128 characters of 4 bytes: always fits.
+    let len = u16::try_from(text.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&text.as_bytes()[..usize::from(len)]);
+}
+
+impl RequestLogFields<'_> {
+    /// Appends this row's record to `out` (index 0: batches number their
+    /// records when they are packed).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&[0; HEADER]);
+        out.extend_from_slice(&self.at_ms.to_le_bytes());
+        let present = [
+            (self.service_id.is_some(), HAS_SERVICE_ID),
+            (self.client_key_id.is_some(), HAS_CLIENT_KEY_ID),
+            (self.key_id.is_some(), HAS_KEY_ID),
+            (self.key_hint.is_some(), HAS_KEY_HINT),
+            (self.client_format.is_some(), HAS_CLIENT_FORMAT),
+            (self.upstream_format.is_some(), HAS_UPSTREAM_FORMAT),
+            (self.model.is_some(), HAS_MODEL),
+            (self.ttfb_ms.is_some(), HAS_TTFB),
+        ]
+        .iter()
+        .fold(0u8, |bits, &(on, bit)| if on { bits | bit } else { bits });
+        out.push(present);
+        out.extend_from_slice(&self.status.to_le_bytes());
+        out.extend_from_slice(&self.attempts.to_le_bytes());
+        for n in [
+            self.latency_ms,
+            self.ttfb_ms.unwrap_or(0),
+            self.input_tokens,
+            self.output_tokens,
+        ] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        for id in [self.service_id, self.client_key_id, self.key_id] {
+            out.extend_from_slice(&id.unwrap_or(0).to_le_bytes());
+        }
+        put_text(out, self.request_id, REQUEST_ID_CHARS);
+        put_text(out, self.service, SERVICE_CHARS);
+        put_text(out, self.client_key, CLIENT_KEY_CHARS);
+        put_text(out, self.key_hint.unwrap_or(""), SHORT_CHARS);
+        put_text(out, self.client_format.unwrap_or(""), SHORT_CHARS);
+        put_text(out, self.upstream_format.unwrap_or(""), SHORT_CHARS);
+        put_text(out, self.model.unwrap_or(""), MODEL_CHARS);
+        // Seven texts of at most 512 bytes: the body always fits a u16.
+        let body = u16::try_from(out.len() - start - HEADER).unwrap_or(u16::MAX);
+        out[start + 2..start + HEADER].copy_from_slice(&body.to_le_bytes());
+    }
+}
+
+/// A batch's bytes do not decode (a damaged row in the database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a packed request-log batch is damaged at byte {offset}")]
+pub struct DamagedBatch {
+    /// Where decoding stopped.
+    pub offset: usize,
+}
+
+/// One record of a batch, undecoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Its index in the batch.
+    pub index: u16,
+    /// Its time, Unix milliseconds.
+    pub at_ms: i64,
+    /// Its bytes, header included.
+    pub bytes: &'a [u8],
+}
+
+/// The records of `bytes`, in order.
+pub fn records(bytes: &[u8]) -> impl Iterator<Item = Result<Record<'_>, DamagedBatch>> {
+    let mut offset = 0;
+    std::iter::from_fn(move || {
+        if offset >= bytes.len() {
+            return None;
+        }
+        let record = record_at(bytes, offset);
+        offset = match &record {
+            Ok(record) => offset + record.bytes.len(),
+            Err(_) => bytes.len(), // nothing after a damaged record can be found
+        };
+        Some(record)
+    })
+}
+
+fn record_at(bytes: &[u8], offset: usize) -> Result<Record<'_>, DamagedBatch> {
+    let damaged = DamagedBatch { offset };
+    let rest = bytes.get(offset..).ok_or(damaged)?;
+    let index = u16::from_le_bytes(array(rest, 0).ok_or(damaged)?);
+    let body = usize::from(u16::from_le_bytes(array(rest, 2).ok_or(damaged)?));
+    let record = rest.get(..HEADER + body).ok_or(damaged)?;
+    if body < FIXED {
+        return Err(damaged);
+    }
+    let at_ms = i64::from_le_bytes(array(record, TIME_AT).ok_or(damaged)?);
+    Ok(Record {
+        index,
+        at_ms,
+        bytes: record,
+    })
+}
+
+fn array<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
+    bytes.get(at..at + N)?.try_into().ok()
+}
+
+/// Reads a record's fields in order.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let value = array(self.bytes, self.at)?;
+        self.at += N;
+        Some(value)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take().map(u64::from_le_bytes)
+    }
+    fn i64(&mut self) -> Option<i64> {
+        self.take().map(i64::from_le_bytes)
+    }
+    fn text(&mut self) -> Option<&'a str> {
+        let len = usize::from(u16::from_le_bytes(self.take()?));
+        let text = self.bytes.get(self.at..self.at + len)?;
+        self.at += len;
+        std::str::from_utf8(text).ok()
+    }
+}
+
+impl Record<'_> {
+    /// The row, with id [`row_id`]`(batch_id, index)`.
+    ///
+    /// # Errors
+    /// The record does not decode.
+    pub fn decode(&self, batch_id: i64) -> Result<RequestLogEntry, DamagedBatch> {
+        self.read(batch_id).ok_or(DamagedBatch { offset: 0 })
+    }
+
+    fn read(&self, batch_id: i64) -> Option<RequestLogEntry> {
+        let mut r = Reader {
+            bytes: self.bytes,
+            at: TIME_AT + 8,
+        };
+        let [present] = r.take::<1>()?;
+        let has = |bit: u8| present & bit != 0;
+        let status = u16::from_le_bytes(r.take()?);
+        let attempts = u32::from_le_bytes(r.take()?);
+        let (latency_ms, ttfb_ms) = (r.u64()?, r.u64()?);
+        let (input_tokens, output_tokens) = (r.u64()?, r.u64()?);
+        let (service_id, client_key_id, key_id) = (r.i64()?, r.i64()?, r.i64()?);
+        let request_id = r.text()?.to_owned();
+        let service = r.text()?.to_owned();
+        let client_key = r.text()?.to_owned();
+        let mut optional = |bit: u8| -> Option<Option<String>> {
+            let text = r.text()?;
+            Some(has(bit).then(|| text.to_owned()))
+        };
+        let key_hint = optional(HAS_KEY_HINT)?;
+        let client_format = optional(HAS_CLIENT_FORMAT)?;
+        let upstream_format = optional(HAS_UPSTREAM_FORMAT)?;
+        let model = optional(HAS_MODEL)?;
+        Some(RequestLogEntry {
+            id: row_id(batch_id, self.index),
+            time: from_unix_millis(self.at_ms),
+            request_id,
+            service_id: has(HAS_SERVICE_ID).then_some(service_id),
+            service,
+            client_key_id: has(HAS_CLIENT_KEY_ID).then_some(client_key_id),
+            client_key,
+            key_id: has(HAS_KEY_ID).then_some(key_id),
+            key_hint,
+            client_format,
+            upstream_format,
+            model,
+            status,
+            attempts,
+            latency_ms,
+            ttfb_ms: has(HAS_TTFB).then_some(ttfb_ms),
+            input_tokens,
+            output_tokens,
+        })
+    }
+}
+
+/// A batch ready to be stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackedBatch {
+    /// The records.
+    pub bytes: Vec<u8>,
+    /// How many.
+    pub rows: u32,
+    /// The oldest record's time, Unix milliseconds.
+    pub first_at_ms: i64,
+    /// The newest record's time, Unix milliseconds.
+    pub last_at_ms: i64,
+}
+
+impl PackedBatch {
+    fn push(&mut self, record: &Record<'_>) {
+        if self.rows == 0 {
+            self.first_at_ms = record.at_ms;
+            self.last_at_ms = record.at_ms;
+        }
+        self.first_at_ms = self.first_at_ms.min(record.at_ms);
+        self.last_at_ms = self.last_at_ms.max(record.at_ms);
+        self.bytes.extend_from_slice(record.bytes);
+        self.rows += 1;
+    }
+
+    /// The records of `bytes` kept by `keep`, with their indexes (what
+    /// pruning leaves of a stored batch); `None` when none is kept.
+    ///
+    /// # Errors
+    /// `bytes` does not decode.
+    pub fn retain(
+        bytes: &[u8],
+        mut keep: impl FnMut(&Record<'_>) -> bool,
+    ) -> Result<Option<Self>, DamagedBatch> {
+        let mut batch = Self::default();
+        for record in records(bytes) {
+            let record = record?;
+            if keep(&record) {
+                batch.push(&record);
+            }
+        }
+        Ok((batch.rows > 0).then_some(batch))
+    }
+}
+
+/// Packs records written by [`RequestLogFields::encode`] (any number, back
+/// to back) into batches, numbering each batch's records from 0. Records
+/// after a damaged one are lost (and counted in the error's place by the
+/// caller): the bytes come from this process, so that is a bug, not input.
+///
+/// # Errors
+/// The batches packed before the damage, and where it was.
+pub fn pack(encoded: &[u8]) -> Result<Vec<PackedBatch>, (Vec<PackedBatch>, DamagedBatch)> {
+    let mut batches: Vec<PackedBatch> = Vec::new();
+    for record in records(encoded) {
+        let record = match record {
+            Ok(record) => record,
+            Err(damage) => return Err((batches, damage)),
+        };
+        let full = batches
+            .last()
+            .is_none_or(|b| b.bytes.len() >= BATCH_BYTES || b.rows >= u32::from(u16::MAX));
+        if full {
+            batches.push(PackedBatch::default());
+        }
+        if let Some(batch) = batches.last_mut() {
+            let index = u16::try_from(batch.rows).unwrap_or(u16::MAX);
+            let start = batch.bytes.len();
+            batch.push(&record);
+            batch.bytes[start..start + 2].copy_from_slice(&index.to_le_bytes());
+        }
+    }
+    Ok(batches)
+}
+
+/// Packs whole entries (tests, imports).
+#[must_use]
+pub fn pack_entries(entries: &[RequestLogEntry]) -> Vec<PackedBatch> {
+    let mut encoded = Vec::new();
+    for entry in entries {
+        entry.fields().encode(&mut encoded);
+    }
+    // Freshly encoded records always decode.
+    pack(&encoded).unwrap_or_else(|(batches, _)| batches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u32) -> RequestLogEntry {
+        RequestLogEntry {
+            id: 0,
+            time: from_unix_millis(1_700_000_000_000 + i64::from(n)),
+            request_id: format!("req-{n}"),
+            service_id: Some(3),
+            service: "svc".into(),
+            client_key_id: n.is_multiple_of(2).then_some(9),
+            client_key: "team".into(),
+            key_id: Some(-4),
+            key_hint: Some("sk-a****yz".into()),
+            client_format: Some("openai".into()),
+            upstream_format: None,
+            model: Some(String::new()),
+            status: 429,
+            attempts: 3,
+            latency_ms: u64::MAX,
+            ttfb_ms: n.is_multiple_of(3).then_some(7),
+            input_tokens: 11,
+            output_tokens: 0,
+        }
+    }
+
+    fn decoded(batch: &PackedBatch, batch_id: i64) -> Vec<RequestLogEntry> {
+        records(&batch.bytes)
+            .map(|r| r.and_then(|r| r.decode(batch_id)))
+            .collect::<Result<_, _>>()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_field_survives_packing() {
+        let entries: Vec<RequestLogEntry> = (0..6).map(entry).collect();
+        let batches = pack_entries(&entries);
+        assert_eq!(batches.len(), 1);
+        let rows = decoded(&batches[0], 5);
+        let expected: Vec<RequestLogEntry> = entries
+            .iter()
+            .zip(0u16..)
+            .map(|(e, i)| RequestLogEntry {
+                id: row_id(5, i),
+                ..e.clone()
+            })
+            .collect();
+        assert_eq!(rows, expected);
+        assert_eq!(batches[0].rows, 6);
+        assert_eq!(batches[0].first_at_ms, 1_700_000_000_000);
+        assert_eq!(batches[0].last_at_ms, 1_700_000_000_005);
+    }
+
+    #[test]
+    fn long_texts_are_clipped_by_characters() {
+        let mut long = entry(1);
+        long.model = Some("é".repeat(300));
+        long.request_id = "r".repeat(500);
+        let rows = decoded(&pack_entries(&[long])[0], 1);
+        assert_eq!(rows[0].model.as_deref(), Some("é".repeat(128).as_str()));
+        assert_eq!(rows[0].request_id.len(), 128);
+    }
+
+    #[test]
+    fn batches_close_at_their_size_and_number_from_zero() {
+        let entries: Vec<RequestLogEntry> = (0..1000).map(entry).collect();
+        let batches = pack_entries(&entries);
+        assert!(batches.len() > 1);
+        assert!(batches.iter().all(|b| b.bytes.len() < 64 * 1024));
+        let total: u32 = batches.iter().map(|b| b.rows).sum();
+        assert_eq!(total, 1000);
+        let second = decoded(&batches[1], 2);
+        assert_eq!(second[0].id, row_id(2, 0));
+        assert_eq!(second[0].request_id, format!("req-{}", batches[0].rows));
+    }
+
+    #[test]
+    fn retained_records_keep_their_indexes() {
+        let batch = &pack_entries(&(0..5).map(entry).collect::<Vec<_>>())[0];
+        let kept = PackedBatch::retain(&batch.bytes, |r| r.index % 2 == 1)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let ids: Vec<i64> = decoded(&kept, 1).iter().map(|e| e.id).collect();
+        assert_eq!(ids, [row_id(1, 1), row_id(1, 3)]);
+        assert_eq!(kept.first_at_ms, 1_700_000_000_001);
+        assert_eq!(PackedBatch::retain(&batch.bytes, |_| false), Ok(None));
+    }
+
+    #[test]
+    fn damage_is_an_error_not_a_panic() {
+        let batch = &pack_entries(&[entry(1), entry(2)])[0];
+        for cut in 0..batch.bytes.len() {
+            let bytes = &batch.bytes[..cut];
+            let complete = records(bytes).filter(Result::is_ok).count();
+            assert!(complete <= 1);
+            for record in records(bytes).flatten() {
+                assert!(record.decode(1).is_ok());
+            }
+        }
+        let mut bad = batch.bytes.clone();
+        bad[2] = 1; // a body shorter than its fixed part
+        assert_eq!(records(&bad).next(), Some(Err(DamagedBatch { offset: 0 })));
+        let mut bad_text = batch.bytes.clone();
+        let text_at = HEADER + FIXED + 2;
+        bad_text[text_at] = 0xFF; // not UTF-8
+        let first = records(&bad_text).next().and_then(Result::ok);
+        assert!(first.is_some_and(|r| r.decode(1).is_err()));
+    }
+
+    #[test]
+    fn row_ids_order_by_batch_then_index() {
+        assert!(row_id(2, 0) > row_id(1, u16::MAX));
+        assert_eq!(split_row_id(row_id(77, 513)), (77, 513));
+    }
+}
