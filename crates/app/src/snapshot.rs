@@ -5,13 +5,14 @@
 //! costs one service's reload.
 
 use crate::secrets::{KeyCipher, SecretError};
+use crate::telemetry::ServiceMeters;
 use domain::client_key::StoredClientKey;
 use domain::ports::{ChangeEvent, ChangeSubscription, KeyRepository, RepoError};
 use domain::rotation::Rotation;
 use domain::{ClientKey, ConfigId, ProxyConfig, Slug, StoredKey, UpstreamKey};
 use secrecy::SecretString;
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 /// Errors while loading a snapshot.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,8 @@ pub struct ServiceEntry {
     pub rotation: Rotation,
     /// The slug, shared: metrics label it without allocating per request.
     pub label: Arc<str>,
+    /// Its metric handles, made by the first request that needs them.
+    pub meters: OnceLock<Arc<ServiceMeters>>,
 }
 
 /// Everything the proxy needs, decrypted and indexed. The two maps are
@@ -144,6 +147,7 @@ fn service_entry(config: ProxyConfig, keys: Vec<PoolKey>) -> Arc<ServiceEntry> {
         config,
         keys,
         rotation,
+        meters: OnceLock::new(),
     })
 }
 

@@ -7,7 +7,7 @@ mod metrics;
 mod request_log;
 
 pub use latency::{LatencyWindows, Percentiles};
-pub use metrics::{Metrics, RequestLabels, ServiceLabel, Shared, TokenLabels};
+pub use metrics::{Metrics, RequestLabels, ServiceLabel, ServiceMeters, Shared, TokenLabels};
 pub use request_log::{RequestLog, Retention, QUEUE_CAPACITY};
 
 use crate::usage::UsageMeter;

@@ -8,7 +8,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use app::proxy::ClientIdentity;
 use app::snapshot::{PoolKey, ServiceEntry};
-use app::telemetry::{RequestLabels, ServiceLabel, Shared, Telemetry, TokenLabels};
+use app::telemetry::{RequestLabels, ServiceMeters, Shared, Telemetry};
 use converters::usage::UsageScanner;
 use domain::chat::Usage;
 use domain::request_log::packed::RequestLogFields;
@@ -33,7 +33,7 @@ pub struct Exchange {
     started: Instant,
     time: Timestamp,
     request_id: String,
-    service: Option<(ConfigId, Arc<str>)>,
+    service: Option<(ConfigId, Arc<ServiceMeters>)>,
     slug: String,
     client: Option<(Option<ClientKeyId>, String)>,
     key: Option<(KeyId, String)>,
@@ -107,7 +107,10 @@ impl Exchange {
 
     /// The service was found.
     pub fn service(&mut self, service: &ServiceEntry) {
-        self.service = Some((service.config.id, Arc::clone(&service.label)));
+        let meters = service
+            .meters
+            .get_or_init(|| Arc::new(self.telemetry.metrics.service_meters(&service.label)));
+        self.service = Some((service.config.id, Arc::clone(meters)));
     }
 
     /// The caller was identified.
@@ -250,7 +253,7 @@ impl Exchange {
         let slug = self
             .service
             .as_ref()
-            .map_or(self.slug.as_str(), |(_, slug)| &**slug);
+            .map_or(self.slug.as_str(), |(_, meters)| &*meters.label.0);
         let client_name = self.client.as_ref().map_or("", |(_, name)| name.as_str());
         // Fields are only formatted when the line is enabled.
         tracing::info!(request_id = %self.request_id, service = %slug, client = %client_name,
@@ -291,45 +294,32 @@ impl Exchange {
         let service = self
             .service
             .as_ref()
-            .map_or_else(unknown_service, |(_, slug)| Arc::clone(slug));
-        let service = Shared(service);
+            .map_or_else(|| Shared(unknown_service()), |(_, m)| m.label.clone());
         metrics
             .requests
             .get_or_create(&RequestLabels {
-                service: service.clone(),
+                service,
                 client_format: self.client_format.unwrap_or("-"),
                 upstream_format: self.upstream_format.unwrap_or("-"),
                 status: self.status,
             })
             .inc();
-        let label = ServiceLabel {
-            service: service.clone(),
+        // Latency and tokens are only known for a found service, whose
+        // handles the exchange holds.
+        let Some((_, meters)) = &self.service else {
+            return;
         };
         if let Some(upstream) = upstream_latency {
-            metrics
-                .upstream_latency
-                .get_or_create(&label)
-                .observe(upstream.as_secs_f64());
+            meters.upstream_latency.observe(upstream.as_secs_f64());
         }
         if let Some(ttfb) = self.ttfb {
-            metrics
-                .upstream_ttfb
-                .get_or_create(&label)
-                .observe(ttfb.as_secs_f64());
+            meters.upstream_ttfb.observe(ttfb.as_secs_f64());
         }
-        for (direction, n) in [
-            ("input", usage.input_tokens),
-            ("output", usage.output_tokens),
-        ] {
-            if n > 0 {
-                metrics
-                    .tokens
-                    .get_or_create(&TokenLabels {
-                        service: service.clone(),
-                        direction,
-                    })
-                    .inc_by(n);
-            }
+        if usage.input_tokens > 0 {
+            meters.input_tokens.inc_by(usage.input_tokens);
+        }
+        if usage.output_tokens > 0 {
+            meters.output_tokens.inc_by(usage.output_tokens);
         }
     }
 }
