@@ -245,7 +245,8 @@ pub trait KeyRepository: Send + Sync {
         &self,
         query: &RequestLogQuery,
     ) -> Result<Vec<RequestLogEntry>, RepoError>;
-    /// Deletes rows older than `older_than` and all but the newest `max_rows`; returns how many.
+    /// Deletes rows older than `older_than` and all but the newest `max_rows`; returns how many
+    /// (when several instances prune at once, each may count rows another deleted).
     ///
     /// # Errors
     /// `Unavailable`.

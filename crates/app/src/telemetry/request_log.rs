@@ -138,14 +138,21 @@ impl RequestLog {
         let mut encoded = Vec::new();
         let mut rows = 0;
         for shard in &*self.shards {
-            let mut shard = lock(shard);
+            // Each shard starts again from nothing, so a burst's buffers
+            // are not kept for good.
+            let (taken, taken_rows) = {
+                let mut shard = lock(shard);
+                (
+                    std::mem::take(&mut shard.encoded),
+                    std::mem::take(&mut shard.rows),
+                )
+            };
             if encoded.is_empty() {
-                encoded = std::mem::take(&mut shard.encoded);
+                encoded = taken;
             } else {
-                encoded.extend_from_slice(&shard.encoded);
-                shard.encoded.clear();
+                encoded.extend_from_slice(&taken);
             }
-            rows += std::mem::take(&mut shard.rows);
+            rows += taken_rows;
         }
         self.queued.fetch_sub(rows, Ordering::Relaxed);
         match pack(&encoded) {

@@ -376,19 +376,25 @@ impl PackedBatch {
 }
 
 /// Packs records written by [`RequestLogFields::encode`] (any number, back
-/// to back) into batches, numbering each batch's records from 0. Records
-/// after a damaged one are lost (and counted in the error's place by the
-/// caller): the bytes come from this process, so that is a bug, not input.
+/// to back) into batches, in time order (records of one flush come from
+/// several queue shards), numbering each batch's records from 0. Records
+/// after a damaged one are lost: the bytes come from this process, so that
+/// is a bug, not input.
 ///
 /// # Errors
 /// The batches packed before the damage, and where it was.
 pub fn pack(encoded: &[u8]) -> Result<Vec<PackedBatch>, (Vec<PackedBatch>, DamagedBatch)> {
-    let mut batches: Vec<PackedBatch> = Vec::new();
+    let mut in_order = Vec::new();
+    let mut damage = None;
     for record in records(encoded) {
-        let record = match record {
-            Ok(record) => record,
-            Err(damage) => return Err((batches, damage)),
-        };
+        match record {
+            Ok(record) => in_order.push(record),
+            Err(at) => damage = Some(at),
+        }
+    }
+    in_order.sort_by_key(|record| record.at_ms); // stable: ties keep queue order
+    let mut batches: Vec<PackedBatch> = Vec::new();
+    for record in &in_order {
         let full = batches
             .last()
             .is_none_or(|b| b.bytes.len() >= BATCH_BYTES || b.rows >= u32::from(u16::MAX));
@@ -398,11 +404,14 @@ pub fn pack(encoded: &[u8]) -> Result<Vec<PackedBatch>, (Vec<PackedBatch>, Damag
         if let Some(batch) = batches.last_mut() {
             let index = u16::try_from(batch.rows).unwrap_or(u16::MAX);
             let start = batch.bytes.len();
-            batch.push(&record);
+            batch.push(record);
             batch.bytes[start..start + 2].copy_from_slice(&index.to_le_bytes());
         }
     }
-    Ok(batches)
+    match damage {
+        Some(at) => Err((batches, at)),
+        None => Ok(batches),
+    }
 }
 
 /// Packs whole entries (tests, imports).
@@ -525,6 +534,22 @@ mod tests {
         bad_text[text_at] = 0xFF; // not UTF-8
         let first = records(&bad_text).next().and_then(Result::ok);
         assert!(first.is_some_and(|r| r.decode(1).is_err()));
+    }
+
+    #[test]
+    fn records_are_numbered_in_time_order() {
+        let mut encoded = Vec::new();
+        for (position, n) in [3, 1, 2, 1].into_iter().enumerate() {
+            let mut e = entry(n);
+            e.request_id = format!("{n}-{position}");
+            e.fields().encode(&mut encoded);
+        }
+        let batches = pack(&encoded).unwrap_or_default();
+        let rows = decoded(&batches[0], 1);
+        let times: Vec<i64> = rows.iter().map(|r| unix_millis(&r.time)).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+        let ids: Vec<&str> = rows.iter().map(|r| r.request_id.as_str()).collect();
+        assert_eq!(ids, ["1-1", "1-3", "2-2", "3-0"], "ties keep queue order");
     }
 
     #[test]

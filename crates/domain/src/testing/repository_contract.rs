@@ -564,4 +564,27 @@ async fn request_logs(repo: &dyn KeyRepository) {
     .await;
     assert_eq!(left.len(), 100);
     assert_eq!(left.last().map(|r| r.request_id.as_str()), Some("req-50"));
+
+    // Two instances pruning at once: exactly the rows past the limit go
+    // (how many each reports may overlap).
+    let newer: Vec<RequestLogEntry> = (0..200u16)
+        .map(|n| log_row(n, "newer", "z", 200, base + 300_000 + i64::from(n)))
+        .collect();
+    let newer = pack_entries(&newer);
+    assert_eq!(newer.len(), 1, "one batch of 200 rows");
+    ok(repo.insert_request_logs(&newer).await, "insert newer");
+    let prunes = vec![
+        repo.prune_request_logs(from_unix_millis(0), 150),
+        repo.prune_request_logs(from_unix_millis(0), 150),
+    ];
+    for pruned in super::cache_contract::join_all(prunes).await {
+        ok(pruned, "concurrent prune");
+    }
+    let left = all(RequestLogQuery {
+        limit: 500,
+        ..RequestLogQuery::default()
+    })
+    .await;
+    assert_eq!(left.len(), 150, "the newest 150 rows stay");
+    assert_eq!(left.last().map(|r| r.request_id.as_str()), Some("req-50"));
 }

@@ -177,12 +177,19 @@ async fn delete(db: &DatabaseConnection, filter: sea_orm::Condition) -> Result<u
     Ok(rows)
 }
 
-/// Keeps the rows of batch `id` that `keep` admits; returns how many went.
-async fn trim(
-    db: &DatabaseConnection,
-    id: i64,
-    keep: impl FnMut(&Record<'_>) -> bool,
-) -> Result<u64, RepoError> {
+/// What a trimmed batch keeps.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// Rows at or after this time (Unix ms).
+    Since(i64),
+    /// Its newest this many rows.
+    Newest(u64),
+}
+
+/// Trims batch `id` to what `keep` admits; returns how many rows went. The
+/// write only lands on the batch as it was read (same row count), so two
+/// instances pruning at once neither drop rows twice nor undo each other.
+async fn trim(db: &DatabaseConnection, id: i64, keep: Keep) -> Result<u64, RepoError> {
     let Some(batch) = request_log_batch::Entity::find_by_id(id)
         .one(db)
         .await
@@ -190,29 +197,51 @@ async fn trim(
     else {
         return Ok(0); // pruned meanwhile by another instance
     };
-    let kept = match PackedBatch::retain(&batch.payload, keep) {
-        Ok(kept) => kept,
-        Err(damage) => {
-            tracing::warn!(batch = id, %damage, "a damaged request-log batch is pruned whole");
-            None
+    let rows = count(batch.row_count);
+    let mut position = 0u64;
+    let kept = PackedBatch::retain(&batch.payload, |record| {
+        position += 1;
+        match keep {
+            Keep::Since(cutoff) => record.at_ms >= cutoff,
+            Keep::Newest(room) => position > rows.saturating_sub(room),
+        }
+    });
+    let kept = kept.unwrap_or_else(|damage| {
+        tracing::warn!(batch = id, %damage, "a damaged request-log batch is pruned whole");
+        None
+    });
+    let as_read = sea_orm::Condition::all()
+        .add(C::Id.eq(id))
+        .add(C::RowCount.eq(batch.row_count));
+    let changed = match &kept {
+        None => {
+            request_log_batch::Entity::delete_many()
+                .filter(as_read)
+                .exec(db)
+                .await
+                .map_err(repo_err)?
+                .rows_affected
+        }
+        Some(kept) => {
+            request_log_batch::Entity::update_many()
+                .col_expr(C::Payload, Expr::value(kept.bytes.clone()))
+                .col_expr(
+                    C::RowCount,
+                    Expr::value(i32::try_from(kept.rows).unwrap_or(i32::MAX)),
+                )
+                .col_expr(C::FirstAt, Expr::value(kept.first_at_ms))
+                .col_expr(C::LastAt, Expr::value(kept.last_at_ms))
+                .filter(as_read)
+                .exec(db)
+                .await
+                .map_err(repo_err)?
+                .rows_affected
         }
     };
-    let Some(kept) = kept else {
-        return delete(db, when(C::Id.eq(id))).await;
-    };
-    request_log_batch::Entity::update_many()
-        .col_expr(C::Payload, Expr::value(kept.bytes))
-        .col_expr(
-            C::RowCount,
-            Expr::value(i32::try_from(kept.rows).unwrap_or(i32::MAX)),
-        )
-        .col_expr(C::FirstAt, Expr::value(kept.first_at_ms))
-        .col_expr(C::LastAt, Expr::value(kept.last_at_ms))
-        .filter(C::Id.eq(id))
-        .exec(db)
-        .await
-        .map_err(repo_err)?;
-    Ok(count(batch.row_count).saturating_sub(u64::from(kept.rows)))
+    if changed == 0 {
+        return Ok(0); // another instance changed it first
+    }
+    Ok(rows.saturating_sub(kept.map_or(0, |k| u64::from(k.rows))))
 }
 
 /// Prunes by age: batches all older go whole, batches partly older are trimmed.
@@ -225,7 +254,7 @@ async fn prune_by_age(db: &DatabaseConnection, cutoff: i64) -> Result<u64, RepoE
             return Ok(deleted);
         };
         for &(id, _, _) in &straddling {
-            deleted += trim(db, id, |record| record.at_ms >= cutoff).await?;
+            deleted += trim(db, id, Keep::Since(cutoff)).await?;
         }
         from = Some(last);
     }
@@ -249,13 +278,7 @@ async fn prune_by_count(db: &DatabaseConnection, max_rows: u64) -> Result<u64, R
             }
             if count(rows) > room {
                 // The boundary batch keeps its newest `room` rows.
-                let mut dropping = count(rows) - room;
-                deleted += trim(db, id, |_| {
-                    let keep = dropping == 0;
-                    dropping = dropping.saturating_sub(1);
-                    keep
-                })
-                .await?;
+                deleted += trim(db, id, Keep::Newest(room)).await?;
                 kept = max_rows;
             } else {
                 kept += count(rows);
