@@ -12,7 +12,7 @@ impl MigrationName for Migration {
 }
 
 #[derive(DeriveIden)]
-enum RequestLogs {
+pub(crate) enum RequestLogs {
     Table,
     Id,
     At,

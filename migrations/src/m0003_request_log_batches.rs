@@ -3,6 +3,7 @@
 //! were most of what telemetry cost a request. Rows already logged are
 //! carried over, oldest first, then the old table goes.
 
+use crate::m0002_request_logs::RequestLogs;
 use domain::request_log::packed::pack_entries;
 use domain::request_log::RequestLogEntry;
 use domain::time_fmt::from_unix_millis;
@@ -25,29 +26,6 @@ enum RequestLogBatches {
     LastAt,
     RowCount,
     Payload,
-}
-
-#[derive(DeriveIden)]
-enum RequestLogs {
-    Table,
-    Id,
-    At,
-    RequestId,
-    ServiceId,
-    Service,
-    ClientKeyId,
-    ClientKey,
-    KeyId,
-    KeyHint,
-    ClientFormat,
-    UpstreamFormat,
-    Model,
-    Status,
-    Attempts,
-    LatencyMs,
-    TtfbMs,
-    InputTokens,
-    OutputTokens,
 }
 
 /// Old rows carried over per round.

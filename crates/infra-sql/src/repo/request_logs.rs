@@ -132,11 +132,17 @@ async fn heads(
         .select_only()
         .columns([C::Id, C::RowCount, C::LastAt])
         .filter(filter);
-    select = match (from, newest_first) {
-        (Some(id), true) => select.filter(C::Id.lt(id)).order_by_desc(C::Id),
-        (Some(id), false) => select.filter(C::Id.gt(id)).order_by_asc(C::Id),
-        (None, true) => select.order_by_desc(C::Id),
-        (None, false) => select.order_by_asc(C::Id),
+    if let Some(id) = from {
+        select = select.filter(if newest_first {
+            C::Id.lt(id)
+        } else {
+            C::Id.gt(id)
+        });
+    }
+    select = if newest_first {
+        select.order_by_desc(C::Id)
+    } else {
+        select.order_by_asc(C::Id)
     };
     select
         .limit(1000)
