@@ -26,18 +26,23 @@ fn events(chunks: &[(u128, actix_web::web::Bytes)]) -> Vec<(u128, Value)> {
     out
 }
 
+/// A relay that buffers makes every event late (by the interval or more); a
+/// loaded test machine only makes a few late, so the check counts on-time events
+/// rather than failing on the slowest one.
 fn assert_timely(events: &[(u128, Value)]) {
     assert_eq!(events.len(), 20, "{events:?}");
     let mut distinct_arrivals = std::collections::BTreeSet::new();
+    let mut lateness = Vec::with_capacity(events.len());
     for (arrived, data) in events {
         let sent = data["sent_ms"].as_u64().unwrap() as u128;
-        let late = arrived.saturating_sub(sent);
-        assert!(
-            late <= 20,
-            "event {data} arrived {late} ms after it was sent"
-        );
+        lateness.push(arrived.saturating_sub(sent));
         distinct_arrivals.insert(*arrived / 25);
     }
+    let on_time = lateness.iter().filter(|late| **late <= 20).count();
+    assert!(
+        on_time >= 15,
+        "at least 15 of 20 events must arrive within 20 ms of being sent; lateness in ms: {lateness:?}"
+    );
     assert!(
         distinct_arrivals.len() >= 15,
         "events must arrive separately, not in bursts: {distinct_arrivals:?}"
