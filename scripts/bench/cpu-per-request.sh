@@ -11,6 +11,8 @@
 # median over the rounds: on a noisy machine single cells vary by ±10 %.
 # BASE_BIN=dir adds that build's `full` and `off` as `base-full` and
 # `base-off`, interleaved with the rest (before/after a change, same run).
+# PIN=1 runs the servers on CPU 0 and wrk on CPU 1, as the suite does: the
+# telemetry's background writers then compete with the proxy for one core.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/lib/admin.sh
@@ -20,6 +22,8 @@ ROUNDS=${2:-2}
 BIN=${BIN:-target/release}
 WORK=$(mktemp -d)
 MOCK_PORT=18181
+SERVERS=() LOAD=()
+if [[ ${PIN:-0} == 1 ]]; then SERVERS=(taskset -c 0) LOAD=(taskset -c 1); fi
 declare -A SWITCH=([full]="" [nolog]="REQUEST_LOG_ENABLED=false" [nometrics]="METRICS_ENABLED=false" [off]="TELEMETRY_ENABLED=false")
 declare -A PORT=([full]=18191 [nolog]=18192 [nometrics]=18193 [off]=18194)
 declare -A PID
@@ -30,12 +34,12 @@ if [[ -n ${BASE_BIN:-} ]]; then
   SWITCH[base-off]="TELEMETRY_ENABLED=false" PORT[base-off]=18196 EXE[base-off]=$BASE_BIN
   VARIANTS+=(base-full base-off)
 fi
-"$BIN/mock-upstream" "127.0.0.1:$MOCK_PORT" 1 2>"$WORK/mock.log" &
+"${SERVERS[@]}" "$BIN/mock-upstream" "127.0.0.1:$MOCK_PORT" 1 2>"$WORK/mock.log" &
 MOCK=$!
 for v in "${VARIANTS[@]}"; do
   # shellcheck disable=SC2086
   env ${SWITCH[$v]} BACKEND_PORT="${PORT[$v]}" BIND_ADDRESS=127.0.0.1 DATABASE_PATH="$WORK/$v/db.sqlite" \
-    ADMIN_PASSWORD=bench GLOBAL_PROXY_KEYS=ck LOG_LEVEL=warn "${EXE[$v]}/gateway" 2>"$WORK/$v.log" >/dev/null &
+    ADMIN_PASSWORD=bench GLOBAL_PROXY_KEYS=ck LOG_LEVEL=warn "${SERVERS[@]}" "${EXE[$v]}/gateway" 2>"$WORK/$v.log" >/dev/null &
   PID[$v]=$!
 done
 trap 'kill "${PID[@]}" "$MOCK" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -57,7 +61,7 @@ HZ=$(getconf CLK_TCK)
 for round in $(seq 1 "$ROUNDS"); do
   for v in "${VARIANTS[@]}"; do
     before=$(ticks "${PID[$v]}")
-    out=$(wrk -t2 -c64 -d"${DURATION}s" -s "$WORK/chat.lua" "http://127.0.0.1:${PORT[$v]}/llm/bench/v1/chat/completions")
+    out=$("${LOAD[@]}" wrk -t2 -c64 -d"${DURATION}s" -s "$WORK/chat.lua" "http://127.0.0.1:${PORT[$v]}/llm/bench/v1/chat/completions")
     sleep 1.2 # the request-log writer's last flush of this cell
     after=$(ticks "${PID[$v]}")
     requests=$(echo "$out" | awk '/requests in/ { print $1 }')

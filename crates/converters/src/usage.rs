@@ -4,9 +4,12 @@
 //! stream parses only the events that carry a usage object.
 
 use crate::sse::{SseEvent, SseParser};
+use bytes::Bytes;
 use domain::chat::Usage;
 use domain::ApiFormat;
 use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::VecDeque;
 
 /// Bytes kept from the start of a JSON answer, for the model name.
 const HEAD: usize = 4 * 1024;
@@ -32,14 +35,75 @@ pub struct UsageScanner {
 
 #[derive(Debug)]
 enum Mode {
-    Json {
-        head: Vec<u8>,
-        tail: Vec<u8>,
-    },
+    Json(JsonEnds),
     Sse {
         parser: SseParser,
         events: Vec<SseEvent>,
     },
+}
+
+/// The ends of a JSON answer, held as the chunks it arrived in (shared with
+/// the relay, not copied): the last ones until at least [`TAIL`] bytes are
+/// past them, and the first [`HEAD`] bytes copied out only when a chunk that
+/// holds them has to go.
+#[derive(Debug, Default)]
+struct JsonEnds {
+    chunks: VecDeque<Bytes>,
+    held: usize,
+    /// Bytes of the answer no longer in `chunks`.
+    dropped: usize,
+    /// The answer's first bytes, once their chunks have gone (up to `HEAD`).
+    head: Vec<u8>,
+}
+
+impl JsonEnds {
+    fn feed(&mut self, chunk: &Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        self.chunks.push_back(chunk.clone());
+        self.held += chunk.len();
+        while let Some(front) = self.chunks.front() {
+            if self.held - front.len() < TAIL {
+                break;
+            }
+            if self.head.len() == self.dropped && self.head.len() < HEAD {
+                let wanted = (HEAD - self.head.len()).min(front.len());
+                self.head.extend_from_slice(&front[..wanted]);
+            }
+            self.held -= front.len();
+            self.dropped += front.len();
+            self.chunks.pop_front();
+        }
+    }
+
+    /// The first bytes of the answer (up to `HEAD`).
+    fn head(&self) -> Cow<'_, [u8]> {
+        if self.dropped == 0 && self.chunks.len() == 1 {
+            let first = &self.chunks[0];
+            return Cow::Borrowed(&first[..first.len().min(HEAD)]);
+        }
+        let mut head = self.head.clone();
+        // Chunks still held continue the head only when none was skipped.
+        if head.len() == self.dropped {
+            for chunk in &self.chunks {
+                if head.len() >= HEAD {
+                    break;
+                }
+                let wanted = (HEAD - head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..wanted]);
+            }
+        }
+        Cow::Owned(head)
+    }
+
+    /// The held end of the answer, in one piece.
+    fn tail(&self) -> Cow<'_, [u8]> {
+        if self.chunks.len() == 1 {
+            return Cow::Borrowed(&self.chunks[0]);
+        }
+        Cow::Owned(self.chunks.iter().flat_map(|c| c.iter().copied()).collect())
+    }
 }
 
 impl UsageScanner {
@@ -52,10 +116,7 @@ impl UsageScanner {
                 events: Vec::new(),
             }
         } else {
-            Mode::Json {
-                head: Vec::new(),
-                tail: Vec::new(),
-            }
+            Mode::Json(JsonEnds::default())
         };
         Self {
             format,
@@ -65,17 +126,9 @@ impl UsageScanner {
     }
 
     /// Observes the next chunk of the answer.
-    pub fn feed(&mut self, chunk: &[u8]) {
+    pub fn feed(&mut self, chunk: &Bytes) {
         match &mut self.mode {
-            Mode::Json { head, tail } => {
-                if head.len() < HEAD {
-                    head.extend_from_slice(&chunk[..chunk.len().min(HEAD - head.len())]);
-                }
-                tail.extend_from_slice(chunk);
-                if tail.len() > 2 * TAIL {
-                    tail.drain(..tail.len() - TAIL);
-                }
-            }
+            Mode::Json(ends) => ends.feed(chunk),
             Mode::Sse { parser, events } => {
                 parser.feed(chunk, events);
                 for event in events.drain(..) {
@@ -89,10 +142,10 @@ impl UsageScanner {
     #[must_use]
     pub fn finish(mut self) -> Reported {
         match &mut self.mode {
-            Mode::Json { head, tail } => {
-                self.reported.model = model_in(head);
+            Mode::Json(ends) => {
+                self.reported.model = model_in(&ends.head());
                 let key = usage_key(self.format);
-                if let Some(object) = last_object_of(tail, key) {
+                if let Some(object) = last_object_of(&ends.tail(), key) {
                     if let Ok(value) = serde_json::from_slice::<Value>(object) {
                         self.reported.usage = usage_of(self.format, &value);
                     }
@@ -287,7 +340,7 @@ mod tests {
     fn scan(format: ApiFormat, stream: bool, body: &str, chunk: usize) -> Reported {
         let mut scanner = UsageScanner::new(format, stream);
         for piece in body.as_bytes().chunks(chunk) {
-            scanner.feed(piece);
+            scanner.feed(&Bytes::copy_from_slice(piece));
         }
         scanner.finish()
     }
@@ -326,8 +379,26 @@ mod tests {
         let body = format!(
             r#"{{"model":"m","choices":[{{"message":{{"content":"{filler}"}}}}],"usage":{{"prompt_tokens":1,"completion_tokens":2}}}}"#
         );
-        let r = scan(ApiFormat::OpenaiCompatible, false, &body, 8192);
-        assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (1, 2));
+        for chunk in [1, 1000, 8192, 300_000] {
+            let r = scan(ApiFormat::OpenaiCompatible, false, &body, chunk);
+            assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (1, 2));
+            assert_eq!(r.model.as_deref(), Some("m"), "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn only_the_ends_of_a_large_answer_are_held() {
+        let mut ends = JsonEnds::default();
+        for _ in 0..100 {
+            ends.feed(&Bytes::from(vec![b'x'; 1000]));
+        }
+        assert!(
+            ends.held >= TAIL && ends.held < TAIL + 1000,
+            "{}",
+            ends.held
+        );
+        assert_eq!(ends.head().len(), HEAD);
+        assert_eq!(ends.dropped + ends.held, 100_000);
     }
 
     #[test]

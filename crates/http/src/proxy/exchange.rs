@@ -162,7 +162,7 @@ impl Exchange {
     }
 
     /// Upstream bytes passing by.
-    pub fn observe(&mut self, bytes: &[u8]) {
+    pub fn observe(&mut self, bytes: &Bytes) {
         if let Some(scanner) = &mut self.scanner {
             scanner.feed(bytes);
         }
