@@ -348,15 +348,7 @@ fn stop_name(stop: StopReason) -> &'static str {
 
 /// Anthropic counts cached prompt tokens apart; the universal count includes them.
 pub(crate) fn usage_from(u: &Value) -> Usage {
-    let cached = u["cache_read_input_tokens"].as_u64();
-    Usage {
-        input_tokens: json::count(&u["input_tokens"])
-            + cached.unwrap_or(0)
-            + json::count(&u["cache_creation_input_tokens"]),
-        output_tokens: json::count(&u["output_tokens"]),
-        cached_tokens: cached,
-        reasoning_tokens: None,
-    }
+    crate::usage_counts::UsageCounts::of_value(u, domain::ApiFormat::AnthropicNative)
 }
 
 fn usage_json(u: &Usage) -> Value {

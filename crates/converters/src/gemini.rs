@@ -434,13 +434,7 @@ fn finish_name(stop: StopReason) -> &'static str {
 
 /// Gemini counts thoughts apart from candidates; the universal output includes them.
 pub(crate) fn usage_from(u: &Value) -> Usage {
-    let thoughts = u["thoughtsTokenCount"].as_u64();
-    Usage {
-        input_tokens: json::count(&u["promptTokenCount"]),
-        output_tokens: json::count(&u["candidatesTokenCount"]) + thoughts.unwrap_or(0),
-        cached_tokens: u["cachedContentTokenCount"].as_u64(),
-        reasoning_tokens: thoughts,
-    }
+    crate::usage_counts::UsageCounts::of_value(u, domain::ApiFormat::GeminiNative)
 }
 
 fn usage_json(u: &Usage) -> Value {

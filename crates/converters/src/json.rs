@@ -84,11 +84,6 @@ pub(crate) fn opt_bool(v: &Value, field: &str, side: Side) -> Result<Option<bool
     }
 }
 
-/// A token count, tolerating absence (0).
-pub(crate) fn count(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
-}
-
 /// `stop` as OpenAI allows it: a string or a list of strings.
 pub(crate) fn string_or_list(
     v: &Value,

@@ -9,12 +9,14 @@ mod error;
 pub mod errors;
 pub mod gemini;
 mod json;
+pub mod json_keys;
 pub mod models;
 pub mod openai_chat;
 pub mod responses;
 pub mod sse;
 pub mod stream;
 pub mod usage;
+pub mod usage_counts;
 
 pub use error::ConvertError;
 pub use stream::StreamConverter;

@@ -450,12 +450,7 @@ fn finish_reason(stop: StopReason) -> &'static str {
 }
 
 pub(crate) fn usage_from(u: &Value) -> Usage {
-    Usage {
-        input_tokens: json::count(&u["prompt_tokens"]),
-        output_tokens: json::count(&u["completion_tokens"]),
-        cached_tokens: u["prompt_tokens_details"]["cached_tokens"].as_u64(),
-        reasoning_tokens: u["completion_tokens_details"]["reasoning_tokens"].as_u64(),
-    }
+    crate::usage_counts::UsageCounts::of_value(u, domain::ApiFormat::OpenaiCompatible)
 }
 
 fn usage_json(u: &Usage) -> Value {

@@ -307,12 +307,7 @@ pub fn render_request(request: &ChatRequest) -> Value {
 // ---------- responses ----------
 
 pub(crate) fn usage_from(u: &Value) -> Usage {
-    Usage {
-        input_tokens: json::count(&u["input_tokens"]),
-        output_tokens: json::count(&u["output_tokens"]),
-        cached_tokens: u["input_tokens_details"]["cached_tokens"].as_u64(),
-        reasoning_tokens: u["output_tokens_details"]["reasoning_tokens"].as_u64(),
-    }
+    crate::usage_counts::UsageCounts::of_value(u, domain::ApiFormat::OpenaiResponses)
 }
 
 fn usage_json(u: &Usage) -> Value {

@@ -3,7 +3,12 @@
 //! head (for the model) and tail (where every format puts its usage); a
 //! stream parses only the events that carry a usage object.
 
+use crate::json_keys::{
+    last_object_of, last_object_start, string_end, value_start, JsonKey, CHOICES, MODEL,
+    MODEL_VERSION, USAGE, USAGE_METADATA,
+};
 use crate::sse::{SseEvent, SseParser};
+use crate::usage_counts::UsageCounts;
 use bytes::Bytes;
 use domain::chat::Usage;
 use domain::ApiFormat;
@@ -145,10 +150,9 @@ impl UsageScanner {
             Mode::Json(ends) => {
                 self.reported.model = model_in(&ends.head());
                 let key = usage_key(self.format);
-                if let Some(object) = last_object_of(&ends.tail(), key) {
-                    if let Ok(value) = serde_json::from_slice::<Value>(object) {
-                        self.reported.usage = usage_of(self.format, &value);
-                    }
+                let tail = ends.tail();
+                if let Some(start) = last_object_start(&tail, key) {
+                    self.reported.usage = UsageCounts::of_leading(&tail[start..], self.format);
                 }
             }
             Mode::Sse { parser, events } => {
@@ -162,21 +166,12 @@ impl UsageScanner {
     }
 }
 
-fn usage_key(format: ApiFormat) -> &'static str {
+fn usage_key(format: ApiFormat) -> &'static JsonKey {
     match format {
-        ApiFormat::GeminiNative => "usageMetadata",
+        ApiFormat::GeminiNative => &USAGE_METADATA,
         ApiFormat::OpenaiCompatible | ApiFormat::OpenaiResponses | ApiFormat::AnthropicNative => {
-            "usage"
+            &USAGE
         }
-    }
-}
-
-fn usage_of(format: ApiFormat, u: &Value) -> Usage {
-    match format {
-        ApiFormat::OpenaiCompatible => crate::openai_chat::usage_from(u),
-        ApiFormat::OpenaiResponses => crate::responses::usage_from(u),
-        ApiFormat::AnthropicNative => crate::anthropic::usage_from(u),
-        ApiFormat::GeminiNative => crate::gemini::usage_from(u),
     }
 }
 
@@ -193,12 +188,12 @@ fn observe_event(format: ApiFormat, data: &str, reported: &mut Reported) {
     let Ok(event) = serde_json::from_str::<Value>(data) else {
         return;
     };
-    let key = usage_key(format);
+    let key = usage_key(format).name();
     let found = [&event[key], &event["message"][key], &event["response"][key]]
         .into_iter()
         .find(|v| v.is_object());
     if let Some(value) = found {
-        let usage = usage_of(format, value);
+        let usage = UsageCounts::of_value(value, format);
         let total = &mut reported.usage;
         total.input_tokens = total.input_tokens.max(usage.input_tokens);
         total.output_tokens = total.output_tokens.max(usage.output_tokens);
@@ -207,7 +202,7 @@ fn observe_event(format: ApiFormat, data: &str, reported: &mut Reported) {
 
 /// The value of the first `"model"` (or Gemini's `"modelVersion"`) string field.
 fn model_in(bytes: &[u8]) -> Option<String> {
-    ["model", "modelVersion"].iter().find_map(|key| {
+    [&*MODEL, &*MODEL_VERSION].into_iter().find_map(|key| {
         let at = value_start(bytes, key, 0)?;
         if bytes.get(at) != Some(&b'"') {
             return None;
@@ -217,125 +212,17 @@ fn model_in(bytes: &[u8]) -> Option<String> {
     })
 }
 
-/// The bytes of the object that is the value of the last `"key":` in `bytes`.
-fn last_object_of<'a>(bytes: &'a [u8], key: &str) -> Option<&'a [u8]> {
-    let mut from = 0;
-    let mut last = None;
-    while let Some(at) = value_start(bytes, key, from) {
-        if bytes.get(at) == Some(&b'{') {
-            last = Some(at);
-        }
-        from = at;
-    }
-    let start = last?;
-    let end = object_end(bytes, start)?;
-    Some(&bytes[start..=end])
-}
-
-/// Where the value of `"key":` starts, searching from `from`. A key is a
-/// quoted name followed by a colon; inside JSON strings quotes are escaped,
-/// so text can never look like one.
-fn value_start(bytes: &[u8], key: &str, from: usize) -> Option<usize> {
-    let name = key.as_bytes();
-    let mut at = from;
-    // Finds the bare name (SIMD substring search) and checks the quotes
-    // around it: no needle to build per call.
-    while let Some(found) = memchr::memmem::find(bytes.get(at..)?, name) {
-        let start = at + found;
-        let end = start + name.len();
-        at = start + 1;
-        if start == 0 || bytes[start - 1] != b'"' || bytes.get(end) != Some(&b'"') {
-            continue;
-        }
-        let mut i = end + 1;
-        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
-            i += 1;
-        }
-        if bytes.get(i) == Some(&b':') {
-            i += 1;
-            while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
-                i += 1;
-            }
-            return Some(i);
-        }
-    }
-    None
-}
-
-/// Index of the quote closing the string that opens at `start`.
-fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut escaped = false;
-    for (i, &b) in bytes.iter().enumerate().skip(start + 1) {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' => escaped = true,
-            b'"' => return Some(i),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Index of the brace closing the object that opens at `start`.
-fn object_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut i = start;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => i = string_end(bytes, i)?,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
-}
-
-/// Whether a JSON object has `"key": true` (a byte scan, no parse).
-#[must_use]
-pub fn field_is_true(bytes: &[u8], key: &str) -> bool {
-    let mut from = 0;
-    while let Some(at) = value_start(bytes, key, from) {
-        if bytes[at..].starts_with(b"true") {
-            return true;
-        }
-        from = at;
-    }
-    false
-}
-
 /// Whether an OpenAI Chat stream event is the usage-only chunk that
 /// `stream_options.include_usage` adds (no choices, a usage object).
 #[must_use]
 pub fn is_openai_usage_chunk(data: &[u8]) -> bool {
-    value_start(data, "choices", 0).is_some_and(|at| data[at..].starts_with(b"[]"))
-        && last_object_of(data, "usage").is_some()
+    value_start(data, &CHOICES, 0).is_some_and(|at| data[at..].starts_with(b"[]"))
+        && last_object_of(data, &USAGE).is_some()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_are_quoted_names_followed_by_a_colon() {
-        let json = br#"{"xmodel":"a","note":"model","model" :  "m","model2":1}"#;
-        let at = value_start(json, "model", 0);
-        assert_eq!(at.map(|i| &json[i..i + 3]), Some(&br#""m""#[..]));
-        assert_eq!(
-            value_start(br#"model":1"#, "model", 0),
-            None,
-            "no opening quote"
-        );
-        assert_eq!(value_start(br#"{"model""#, "model", 0), None, "no colon");
-        assert_eq!(value_start(b"{}", "model", 5), None, "start past the end");
-        assert_eq!(model_in(json), Some("m".to_owned()));
-    }
 
     fn scan(format: ApiFormat, stream: bool, body: &str, chunk: usize) -> Reported {
         let mut scanner = UsageScanner::new(format, stream);
@@ -460,19 +347,6 @@ mod tests {
             scan(ApiFormat::AnthropicNative, false, "", 1),
             Reported::default()
         );
-    }
-
-    #[test]
-    fn true_fields_are_found_without_parsing() {
-        assert!(field_is_true(br#"{"model":"m","stream" : true}"#, "stream"));
-        assert!(!field_is_true(
-            br#"{"model":"stream","stream":false}"#,
-            "stream"
-        ));
-        assert!(!field_is_true(
-            br#"{"messages":[{"content":"\"stream\": true"}]}"#,
-            "stream"
-        ));
     }
 
     #[test]

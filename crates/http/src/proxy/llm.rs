@@ -358,7 +358,7 @@ fn client_key_from_body(buf: Bytes) -> Result<(Option<String>, Bytes), Failure> 
 /// the chunk was added on the client's behalf (so it is removed again).
 fn request_usage(body: &[u8]) -> (Option<Bytes>, Option<String>, bool) {
     // Most requests are not streamed: those are left unparsed.
-    if !converters::usage::field_is_true(body, "stream") {
+    if !converters::json_keys::field_is_true(body, &converters::json_keys::STREAM) {
         return (None, None, false);
     }
     let Ok(serde_json::Value::Object(mut object)) =

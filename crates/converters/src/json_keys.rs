@@ -1,0 +1,199 @@
+//! Finding a key's value in JSON bytes without parsing them: what the proxy
+//! reads from every answer (usage, model) and some requests (`stream`).
+//!
+//! A key is its quoted name followed by a colon. Inside JSON strings quotes
+//! are escaped, so text can never look like a key. The searcher for each
+//! quoted name is built once, not per call.
+
+use memchr::memmem::Finder;
+use std::sync::LazyLock;
+
+/// A key to look for, with its searcher.
+pub struct JsonKey {
+    name: &'static str,
+    forward: Finder<'static>,
+}
+
+impl JsonKey {
+    /// A key named `name`.
+    #[must_use]
+    pub fn new(name: &'static str) -> Self {
+        let quoted = format!("\"{name}\"");
+        Self {
+            name,
+            forward: Finder::new(quoted.as_bytes()).into_owned(),
+        }
+    }
+
+    /// The key's name.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn quoted_len(&self) -> usize {
+        self.name.len() + 2
+    }
+}
+
+macro_rules! keys {
+    ($($(#[$doc:meta])* $static:ident = $name:literal;)*) => {
+        $($(#[$doc])* pub static $static: LazyLock<JsonKey> = LazyLock::new(|| JsonKey::new($name));)*
+    };
+}
+
+keys! {
+    /// OpenAI's and Anthropic's usage object.
+    USAGE = "usage";
+    /// Gemini's usage object.
+    USAGE_METADATA = "usageMetadata";
+    /// The model most answers name.
+    MODEL = "model";
+    /// The model Gemini answers name.
+    MODEL_VERSION = "modelVersion";
+    /// A request's `stream` flag.
+    STREAM = "stream";
+    /// OpenAI Chat's choices.
+    CHOICES = "choices";
+}
+
+/// Where the value of the first `key` at or after `from` starts.
+pub(crate) fn value_start(bytes: &[u8], key: &JsonKey, from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let quote = at + key.forward.find(bytes.get(at..)?)?;
+        let after = quote + key.quoted_len();
+        if let Some(value) = value_after_colon(bytes, after) {
+            return Some(value);
+        }
+        at = quote + 1;
+    }
+}
+
+/// Where the object that is the value of the last `key` in `bytes` starts
+/// (every format puts its usage last). Found by searching forwards, which
+/// is vectorised, and keeping the last match.
+pub(crate) fn last_object_start(bytes: &[u8], key: &JsonKey) -> Option<usize> {
+    key.forward
+        .find_iter(bytes)
+        .filter_map(|quote| value_after_colon(bytes, quote + key.quoted_len()))
+        .filter(|&at| bytes.get(at) == Some(&b'{'))
+        .last()
+}
+
+/// The bytes of the object that is the value of the last `key` in `bytes`,
+/// when it is whole.
+pub(crate) fn last_object_of<'a>(bytes: &'a [u8], key: &JsonKey) -> Option<&'a [u8]> {
+    let start = last_object_start(bytes, key)?;
+    let end = object_end(bytes, start)?;
+    Some(&bytes[start..=end])
+}
+
+/// After a quoted name ending before `at`: where the value starts, when a
+/// colon follows (otherwise the name was a string value, not a key).
+fn value_after_colon(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut i = at;
+    while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b':') {
+        return None;
+    }
+    i += 1;
+    while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    Some(i)
+}
+
+/// Index of the quote closing the string that opens at `start`.
+pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut escaped = false;
+    for (i, &b) in bytes.iter().enumerate().skip(start + 1) {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'"' => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Index of the brace closing the object that opens at `start`.
+fn object_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = string_end(bytes, i)?,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether a JSON object has `key: true` (a byte scan, no parse).
+#[must_use]
+pub fn field_is_true(bytes: &[u8], key: &JsonKey) -> bool {
+    let mut from = 0;
+    while let Some(at) = value_start(bytes, key, from) {
+        if bytes[at..].starts_with(b"true") {
+            return true;
+        }
+        from = at;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_quoted_names_followed_by_a_colon() {
+        let json = br#"{"xmodel":"a","note":"model","model" :  "m","model2":1}"#;
+        let at = value_start(json, &MODEL, 0);
+        assert_eq!(at.map(|i| &json[i..i + 3]), Some(&br#""m""#[..]));
+        assert_eq!(
+            value_start(br#"model":1"#, &MODEL, 0),
+            None,
+            "no opening quote"
+        );
+        assert_eq!(value_start(br#"{"model""#, &MODEL, 0), None, "no colon");
+        assert_eq!(value_start(b"{}", &MODEL, 5), None, "start past the end");
+    }
+
+    #[test]
+    fn the_last_usage_object_is_found_from_the_end() {
+        let json = br#"{"usage":{"n":1},"text":"\"usage\":{\"n\":3}","more":{"usage" : {"n":{"m":2}}},"end":{"usage":null},"usage"}"#;
+        assert_eq!(last_object_of(json, &USAGE), Some(&br#"{"n":{"m":2}}"#[..]));
+        assert_eq!(last_object_of(br#"{"usage":7}"#, &USAGE), None);
+        assert_eq!(
+            last_object_of(br#"{"usage":{"n":1"#, &USAGE),
+            None,
+            "an object cut short"
+        );
+    }
+
+    #[test]
+    fn true_fields_are_found_without_parsing() {
+        assert!(field_is_true(br#"{"model":"m","stream" : true}"#, &STREAM));
+        assert!(!field_is_true(
+            br#"{"model":"stream","stream":false}"#,
+            &STREAM
+        ));
+        assert!(!field_is_true(
+            br#"{"messages":[{"content":"\"stream\": true"}]}"#,
+            &STREAM
+        ));
+    }
+}
