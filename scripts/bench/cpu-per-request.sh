@@ -57,17 +57,24 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer ck"
 LUA
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# CPU 0's idle and total ticks: with PIN=1, idle time there is time the
+# servers spent waiting rather than working.
+cpu0() { awk '$1 == "cpu0" { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 HZ=$(getconf CLK_TCK)
 for round in $(seq 1 "$ROUNDS"); do
   for v in "${VARIANTS[@]}"; do
     before=$(ticks "${PID[$v]}")
+    read -r idle0 total0 < <(cpu0)
     out=$("${LOAD[@]}" wrk -t2 -c64 -d"${DURATION}s" -s "$WORK/chat.lua" "http://127.0.0.1:${PORT[$v]}/llm/bench/v1/chat/completions")
+    read -r idle1 total1 < <(cpu0)
     sleep 1.2 # the request-log writer's last flush of this cell
     after=$(ticks "${PID[$v]}")
     requests=$(echo "$out" | awk '/requests in/ { print $1 }')
     rps=$(echo "$out" | awk '/Requests\/sec/ { printf "%d", $2 }')
     awk -v r="$round" -v v="$v" -v rps="$rps" -v t=$((after - before)) -v hz="$HZ" -v n="$requests" \
-      'BEGIN { printf "round %d  %-10s %7d req/s  %6.2f us CPU/request\n", r, v, rps, t / hz * 1e6 / n }' |
+      -v idle=$((idle1 - idle0)) -v total=$((total1 - total0)) \
+      'BEGIN { printf "round %d  %-10s %7d req/s  %6.2f us CPU/request  cpu0 idle %4.1f %%\n", r, v, rps,
+        t / hz * 1e6 / n, total ? 100 * idle / total : 0 }' |
       tee -a "$WORK/cells"
   done
 done

@@ -18,3 +18,8 @@ pub mod telemetry;
 pub mod usage;
 
 pub use admin::{AdminError, AdminService, AppInfo};
+
+/// A map keyed by database ids, touched on every proxied request. The ids
+/// come from our own database, never from a request, so a fast unkeyed hash
+/// is safe where SipHash was a visible share of each request.
+pub type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;

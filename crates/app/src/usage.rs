@@ -5,9 +5,9 @@
 //! Listings add what is still pending to what the database holds, so the
 //! admin API and the UI see usage rise at once, not one flush later.
 
+use crate::IdMap;
 use domain::ports::{KeyRepository, RepoError, UsageBatch, UsageDelta};
 use domain::{ClientKeyId, ConfigId, KeyId, Timestamp};
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -16,8 +16,8 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Pending {
-    keys: HashMap<KeyId, UsageDelta>,
-    client_keys: HashMap<ClientKeyId, UsageDelta>,
+    keys: IdMap<KeyId, UsageDelta>,
+    client_keys: IdMap<ClientKeyId, UsageDelta>,
 }
 
 /// In-memory usage counters of this instance.
@@ -25,7 +25,7 @@ struct Pending {
 pub struct UsageMeter {
     pending: Mutex<Pending>,
     /// Failovers per service since this instance started (not persisted).
-    failovers: Mutex<HashMap<ConfigId, u64>>,
+    failovers: Mutex<IdMap<ConfigId, u64>>,
     /// Held while a batch is being written, so the flush at shutdown waits
     /// for a periodic one still on the wire instead of returning early.
     writing: tokio::sync::Mutex<()>,

@@ -1,8 +1,8 @@
 //! Upstream latency per service over the last hour, for `/stats` p50/p99:
 //! sixty one-minute slots of a fixed log-scale histogram per service.
 
+use crate::IdMap;
 use domain::ConfigId;
-use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -36,7 +36,7 @@ pub struct Percentiles {
 /// Latency windows of every service.
 #[derive(Default)]
 pub struct LatencyWindows {
-    services: Mutex<HashMap<ConfigId, Window>>,
+    services: Mutex<IdMap<ConfigId, Window>>,
 }
 
 fn bucket(latency: Duration) -> usize {

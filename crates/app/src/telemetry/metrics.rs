@@ -9,7 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 type Labels<const N: usize> = [(&'static str, String); N];
 
@@ -185,6 +185,47 @@ pub struct ServiceMeters {
     pub input_tokens: Counter,
     /// Its `gateway_tokens_total{direction="output"}`.
     pub output_tokens: Counter,
+    /// Its `gateway_requests_total` series met so far, by client format,
+    /// upstream format and status: a service sees few, and finding one
+    /// here hashes no labels.
+    requests: Mutex<Vec<(RequestKind, Counter)>>,
+}
+
+/// The labels of a request series besides its service.
+type RequestKind = (&'static str, &'static str, u16);
+
+/// Series held per service; a service answering with more kinds than this
+/// (unusual statuses) has the rest looked up in the family.
+const HELD_REQUEST_SERIES: usize = 32;
+
+impl ServiceMeters {
+    /// Counts one request of this service in `gateway_requests_total`.
+    pub fn count_request(
+        &self,
+        family: &Family<RequestLabels, Counter>,
+        client_format: &'static str,
+        upstream_format: &'static str,
+        status: u16,
+    ) {
+        let kind = (client_format, upstream_format, status);
+        let mut held = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, counter)) = held.iter().find(|(k, _)| *k == kind) {
+            counter.inc();
+            return;
+        }
+        let counter = family
+            .get_or_create(&RequestLabels {
+                service: self.label.clone(),
+                client_format,
+                upstream_format,
+                status,
+            })
+            .clone();
+        counter.inc();
+        if held.len() < HELD_REQUEST_SERIES {
+            held.push((kind, counter));
+        }
+    }
 }
 
 impl Metrics {
@@ -209,6 +250,7 @@ impl Metrics {
             upstream_ttfb: self.upstream_ttfb.get_or_create(&by_service).clone(),
             input_tokens: tokens("input"),
             output_tokens: tokens("output"),
+            requests: Mutex::default(),
             label: service,
         }
     }
@@ -271,5 +313,36 @@ mod tests {
             text.contains("gateway_upstream_ttfb_seconds_count{service=\"s\"} 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn requests_counted_on_held_series_reach_the_family() {
+        let metrics = Metrics::default();
+        let label: Arc<str> = Arc::from("s");
+        let meters = metrics.service_meters(&label);
+        let statuses = 200..200 + HELD_REQUEST_SERIES as u16 + 5;
+        for _ in 0..3 {
+            for status in statuses.clone() {
+                meters.count_request(&metrics.requests, "openai", "anthropic_native", status);
+            }
+        }
+        // A snapshot change brings new meters onto the same series.
+        metrics.service_meters(&label).count_request(
+            &metrics.requests,
+            "openai",
+            "anthropic_native",
+            200,
+        );
+        let text = metrics.render();
+        let series = |status: u16| {
+            format!("gateway_requests_total{{service=\"s\",client_format=\"openai\",upstream_format=\"anthropic_native\",status=\"{status}\"}}")
+        };
+        assert!(text.contains(&format!("{} 4", series(200))), "{text}");
+        for status in statuses.skip(1) {
+            assert!(
+                text.contains(&format!("{} 3", series(status))),
+                "held or not, status {status} counts: {text}"
+            );
+        }
     }
 }

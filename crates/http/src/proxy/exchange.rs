@@ -290,25 +290,31 @@ impl Exchange {
         if self.stream {
             metrics.open_streams.dec();
         }
-        // Unknown slugs are not labels: anyone can send any path.
-        let service = self
-            .service
-            .as_ref()
-            .map_or_else(|| Shared(unknown_service()), |(_, m)| m.label.clone());
-        metrics
-            .requests
-            .get_or_create(&RequestLabels {
-                service,
-                client_format: self.client_format.unwrap_or("-"),
-                upstream_format: self.upstream_format.unwrap_or("-"),
-                status: self.status,
-            })
-            .inc();
-        // Latency and tokens are only known for a found service, whose
-        // handles the exchange holds.
+        let (client_format, upstream_format) = (
+            self.client_format.unwrap_or("-"),
+            self.upstream_format.unwrap_or("-"),
+        );
         let Some((_, meters)) = &self.service else {
+            // Unknown slugs are not labels: anyone can send any path.
+            metrics
+                .requests
+                .get_or_create(&RequestLabels {
+                    service: Shared(unknown_service()),
+                    client_format,
+                    upstream_format,
+                    status: self.status,
+                })
+                .inc();
             return;
         };
+        meters.count_request(
+            &metrics.requests,
+            client_format,
+            upstream_format,
+            self.status,
+        );
+        // Latency and tokens are only known for a found service, whose
+        // handles the exchange holds.
         if let Some(upstream) = upstream_latency {
             meters.upstream_latency.observe(upstream.as_secs_f64());
         }
