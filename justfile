@@ -42,6 +42,13 @@ bench:
 bench-scale:
     scripts/bench-scale.sh
 
+# What telemetry costs per request, telemetry variants side by side: instructions
+# counted by callgrind (repeatable), then CPU time with the servers pinned as in `bench`.
+bench-telemetry:
+    cargo build --release --quiet -p gateway -p testkit --bins
+    scripts/bench/instructions-per-request.sh
+    PIN=1 scripts/bench/cpu-per-request.sh 5 4
+
 # Validate the compose files and lint the Dockerfiles (no Docker engine needed).
 check-deploy:
     scripts/check-deploy.sh
