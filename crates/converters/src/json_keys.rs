@@ -120,8 +120,8 @@ pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     None
 }
 
-/// Index of the brace closing the object that opens at `start`.
-fn object_end(bytes: &[u8], start: usize) -> Option<usize> {
+/// Index of the brace (or bracket) closing the object (or array) that opens at `start`.
+pub(crate) fn object_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut depth = 0usize;
     let mut i = start;
     while i < bytes.len() {

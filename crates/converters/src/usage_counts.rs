@@ -15,6 +15,8 @@ use serde::Deserialize;
 use std::fmt;
 use std::marker::PhantomData;
 
+mod scan;
+
 /// Every count a usage object of any format carries.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -67,7 +69,8 @@ impl UsageCounts {
         if bytes.trim_ascii_start().first() != Some(&b'{') {
             return Usage::default();
         }
-        Self::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+        Self::scan(bytes)
+            .or_else(|| Self::deserialize(&mut serde_json::Deserializer::from_slice(bytes)).ok())
             .unwrap_or_default()
             .usage(format)
     }
