@@ -37,10 +37,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn add(into: &mut UsageDelta, from: &UsageDelta) {
-    into.requests += from.requests;
-    into.failures += from.failures;
-    into.input_tokens += from.input_tokens;
-    into.output_tokens += from.output_tokens;
+    // Token counts come from upstreams: a huge one saturates.
+    into.requests = into.requests.saturating_add(from.requests);
+    into.failures = into.failures.saturating_add(from.failures);
+    into.input_tokens = into.input_tokens.saturating_add(from.input_tokens);
+    into.output_tokens = into.output_tokens.saturating_add(from.output_tokens);
     into.last_used_at = into.last_used_at.max(from.last_used_at);
 }
 

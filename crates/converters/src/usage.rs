@@ -208,6 +208,12 @@ fn model_in(bytes: &[u8]) -> Option<String> {
             return None;
         }
         let end = string_end(bytes, at)?;
+        let inside = &bytes[at + 1..end];
+        // Names without escapes or control characters (all of them, in
+        // practice) are taken as they are; serde reads the rest.
+        if inside.iter().all(|&b| b >= 0x20 && b != b'\\') {
+            return std::str::from_utf8(inside).ok().map(str::to_owned);
+        }
         serde_json::from_slice::<String>(&bytes[at..=end]).ok()
     })
 }
@@ -230,6 +236,28 @@ mod tests {
             scanner.feed(&Bytes::copy_from_slice(piece));
         }
         scanner.finish()
+    }
+
+    #[test]
+    fn model_names_are_read_as_json_strings() {
+        assert_eq!(
+            model_in(br#"{"model": "gpt-4o"}"#).as_deref(),
+            Some("gpt-4o")
+        );
+        assert_eq!(
+            model_in(br#"{"model":"a\"b\u00e9","modelVersion":"x"}"#).as_deref(),
+            Some("a\"bé"),
+            "escapes are decoded"
+        );
+        assert_eq!(
+            model_in(b"{\"model\":\"a\tb\"}"),
+            None,
+            "a raw control character is not JSON"
+        );
+        assert_eq!(
+            model_in(br#"{"modelVersion":"gemini-2.5"}"#).as_deref(),
+            Some("gemini-2.5")
+        );
     }
 
     #[test]

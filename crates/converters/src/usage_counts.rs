@@ -94,17 +94,22 @@ impl UsageCounts {
                 reasoning_tokens: self.output_tokens_details.0.reasoning_tokens.0,
             },
             ApiFormat::AnthropicNative => Usage {
-                input_tokens: self.input_tokens.or_zero()
-                    + self.cache_read_input_tokens.or_zero()
-                    + self.cache_creation_input_tokens.or_zero(),
+                // Upstream numbers: a huge one must not overflow the sum.
+                input_tokens: self
+                    .input_tokens
+                    .or_zero()
+                    .saturating_add(self.cache_read_input_tokens.or_zero())
+                    .saturating_add(self.cache_creation_input_tokens.or_zero()),
                 output_tokens: self.output_tokens.or_zero(),
                 cached_tokens: self.cache_read_input_tokens.0,
                 reasoning_tokens: None,
             },
             ApiFormat::GeminiNative => Usage {
                 input_tokens: self.prompt_token_count.or_zero(),
-                output_tokens: self.candidates_token_count.or_zero()
-                    + self.thoughts_token_count.or_zero(),
+                output_tokens: self
+                    .candidates_token_count
+                    .or_zero()
+                    .saturating_add(self.thoughts_token_count.or_zero()),
                 cached_tokens: self.cached_content_token_count.0,
                 reasoning_tokens: self.thoughts_token_count.0,
             },

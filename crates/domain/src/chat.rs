@@ -191,7 +191,8 @@ impl Usage {
     /// Input plus output.
     #[must_use]
     pub fn total(&self) -> u64 {
-        self.input_tokens + self.output_tokens
+        // Counts come from upstreams: a huge one saturates instead of overflowing.
+        self.input_tokens.saturating_add(self.output_tokens)
     }
 }
 

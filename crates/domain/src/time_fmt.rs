@@ -23,21 +23,30 @@ pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
 }
 
 /// The current time in UTC, truncated to milliseconds (what the stores keep).
+/// Read on every proxied request: one calendar conversion, no 128-bit
+/// arithmetic.
 #[must_use]
 pub fn now() -> Timestamp {
-    from_unix_millis(unix_millis(&Timestamp::now_utc()))
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    from_unix_millis(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch (whole milliseconds, rounded down).
 #[must_use]
 pub fn unix_millis(ts: &Timestamp) -> i64 {
-    i64::try_from(ts.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    ts.unix_timestamp()
+        .saturating_mul(1000)
+        .saturating_add(i64::from(ts.millisecond()))
 }
 
 /// Builds a UTC timestamp from milliseconds since the Unix epoch (clamped to the representable range).
 #[must_use]
 pub fn from_unix_millis(ms: i64) -> Timestamp {
-    Timestamp::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+    let nanos = u32::try_from(ms.rem_euclid(1000) * 1_000_000).unwrap_or(0);
+    Timestamp::from_unix_timestamp(ms.div_euclid(1000))
+        .and_then(|whole| whole.replace_nanosecond(nanos))
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
@@ -101,6 +110,22 @@ mod tests {
         let ts = from_unix_millis(1_700_000_000_123);
         assert_eq!(unix_millis(&ts), 1_700_000_000_123);
         assert_eq!(to_rfc3339(&ts), "2023-11-14T22:13:20.123Z");
+        let before_1970 = from_unix_millis(-1_500);
+        assert_eq!(to_rfc3339(&before_1970), "1969-12-31T23:59:58.5Z");
+        assert_eq!(unix_millis(&before_1970), -1_500);
+        assert_eq!(from_unix_millis(i64::MAX), Timestamp::UNIX_EPOCH, "clamped");
+    }
+
+    #[test]
+    fn now_is_whole_milliseconds_of_the_clock() {
+        let clock = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+        };
+        let before = clock(std::time::SystemTime::now());
+        let now = now();
+        let after = clock(std::time::SystemTime::now());
+        assert_eq!(now.nanosecond() % 1_000_000, 0);
+        assert!((before..=after).contains(&unix_millis(&now)));
     }
 
     #[test]

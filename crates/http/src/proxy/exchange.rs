@@ -230,9 +230,10 @@ impl Exchange {
                 self.model = reported.model;
             }
         }
+        let usage = believable(usage);
         let key_id = self.key.as_ref().map(|(id, _)| *id);
         if let Some(key_id) = key_id {
-            if usage.input_tokens + usage.output_tokens > 0 {
+            if usage.input_tokens > 0 || usage.output_tokens > 0 {
                 telemetry.usage.tokens(
                     key_id,
                     self.client_key_id(),
@@ -342,6 +343,21 @@ impl Drop for Exchange {
     }
 }
 
+/// Most tokens one answer is taken to have used. Counts come from upstreams;
+/// a broken one reporting, say, `u64::MAX` would otherwise overflow the
+/// totals the database adds up (a BIGINT error on MariaDB and PostgreSQL,
+/// which would hold every later usage flush back). Real answers stay far
+/// below: 2³² is thousands of times the largest context windows.
+const MAX_TOKENS_PER_ANSWER: u64 = 1 << 32;
+
+fn believable(usage: Usage) -> Usage {
+    Usage {
+        input_tokens: usage.input_tokens.min(MAX_TOKENS_PER_ANSWER),
+        output_tokens: usage.output_tokens.min(MAX_TOKENS_PER_ANSWER),
+        ..usage
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -377,5 +393,21 @@ where
             this.exchange.observe(bytes);
         }
         item
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absurd_token_counts_are_capped() {
+        let usage = believable(Usage {
+            input_tokens: u64::MAX,
+            output_tokens: 12,
+            ..Usage::default()
+        });
+        assert_eq!(usage.input_tokens, MAX_TOKENS_PER_ANSWER);
+        assert_eq!(usage.output_tokens, 12);
     }
 }
