@@ -24,7 +24,8 @@ WORK=$(mktemp -d)
 MOCK_PORT=18181
 SERVERS=() LOAD=()
 if [[ ${PIN:-0} == 1 ]]; then SERVERS=(taskset -c 0) LOAD=(taskset -c 1); fi
-declare -A SWITCH=([full]="" [nolog]="REQUEST_LOG_ENABLED=false" [nometrics]="METRICS_ENABLED=false" [off]="TELEMETRY_ENABLED=false")
+declare -A SWITCH
+for v in "${!TELEMETRY_VARIANTS[@]}"; do SWITCH[$v]=${TELEMETRY_VARIANTS[$v]}; done
 declare -A PORT=([full]=18191 [nolog]=18192 [nometrics]=18193 [off]=18194)
 declare -A PID
 declare -A EXE=([full]="$BIN" [nolog]="$BIN" [nometrics]="$BIN" [off]="$BIN")
@@ -45,10 +46,7 @@ done
 trap 'kill "${PID[@]}" "$MOCK" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 for v in "${VARIANTS[@]}"; do
   wait_for "http://127.0.0.1:${PORT[$v]}/healthz" "http://127.0.0.1:$MOCK_PORT/v1/models"
-  admin_login "${PORT[$v]}" bench
-  create_service_with_keys "${PORT[$v]}" "{\"name\":\"bench\",\"slug\":\"bench\",\"config_type\":\"llm\",
-    \"target_base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_format\":\"openai_compatible\"}" \
-    '{"keys":["sk-bench-key-0000000001","sk-bench-key-0000000002"]}' >/dev/null
+  create_bench_service "${PORT[$v]}" "$MOCK_PORT"
 done
 cat >"$WORK/chat.lua" <<'LUA'
 wrk.method = "POST"

@@ -28,7 +28,6 @@ MOCK_PORT=18381 PORT=18391
 "$BIN/mock-upstream" "127.0.0.1:$MOCK_PORT" 1 2>"$WORK/mock.log" &
 MOCK=$!
 trap 'kill "$MOCK" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
-declare -A SWITCH=([full]="" [nolog]="REQUEST_LOG_ENABLED=false" [nometrics]="METRICS_ENABLED=false" [off]="TELEMETRY_ENABLED=false")
 
 cat >"$WORK/client.py" <<'PY'
 import http.client, json, sys
@@ -46,15 +45,12 @@ PY
 
 for v in full nolog nometrics off; do
   # shellcheck disable=SC2086
-  env ${SWITCH[$v]} BACKEND_PORT=$PORT BIND_ADDRESS=127.0.0.1 DATABASE_PATH="$WORK/$v.sqlite" \
+  env ${TELEMETRY_VARIANTS[$v]} BACKEND_PORT=$PORT BIND_ADDRESS=127.0.0.1 DATABASE_PATH="$WORK/$v.sqlite" \
     ADMIN_PASSWORD=bench GLOBAL_PROXY_KEYS=ck LOG_LEVEL=warn \
     valgrind --tool=callgrind --callgrind-out-file="$WORK/$v.out" "$BIN/gateway" >/dev/null 2>"$WORK/$v.log" &
   GATEWAY=$!
   for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  admin_login "$PORT" bench
-  create_service_with_keys "$PORT" "{\"name\":\"bench\",\"slug\":\"bench\",\"config_type\":\"llm\",
-    \"target_base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_format\":\"openai_compatible\"}" \
-    '{"keys":["sk-bench-key-0000000001","sk-bench-key-0000000002"]}' >/dev/null
+  create_bench_service "$PORT" "$MOCK_PORT"
   python3 "$WORK/client.py" $PORT 200 # warm-up: connections, pools, first flushes
   sleep 2
   callgrind_control -z "$GATEWAY" >/dev/null 2>&1

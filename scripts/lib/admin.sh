@@ -28,3 +28,17 @@ create_service_with_keys() {
   api "http://127.0.0.1:$1/api/admin/proxy-configs/$id/keys/batch" -d "$3" >/dev/null
   echo "$id"
 }
+
+# The telemetry variants the per-request bench scripts compare, by name: the
+# environment each gateway runs with.
+declare -gA TELEMETRY_VARIANTS=([full]="" [nolog]="REQUEST_LOG_ENABLED=false"
+  [nometrics]="METRICS_ENABLED=false" [off]="TELEMETRY_ENABLED=false")
+
+# Logs in to the gateway on PORT (admin password `bench`) and creates the
+# `bench` service: OpenAI-compatible, upstream the mock on MOCK_PORT, two keys.
+create_bench_service() {
+  admin_login "$1" bench
+  create_service_with_keys "$1" "{\"name\":\"bench\",\"slug\":\"bench\",\"config_type\":\"llm\",
+    \"target_base_url\":\"http://127.0.0.1:$2/v1\",\"api_format\":\"openai_compatible\"}" \
+    '{"keys":["sk-bench-key-0000000001","sk-bench-key-0000000002"]}' >/dev/null
+}

@@ -107,7 +107,11 @@ impl JsonEnds {
         if self.chunks.len() == 1 {
             return Cow::Borrowed(&self.chunks[0]);
         }
-        Cow::Owned(self.chunks.iter().flat_map(|c| c.iter().copied()).collect())
+        let mut tail = Vec::with_capacity(self.held);
+        for chunk in &self.chunks {
+            tail.extend_from_slice(chunk);
+        }
+        Cow::Owned(tail)
     }
 }
 

@@ -70,9 +70,14 @@ impl UsageCounts {
             return Usage::default();
         }
         Self::scan(bytes)
-            .or_else(|| Self::deserialize(&mut serde_json::Deserializer::from_slice(bytes)).ok())
+            .or_else(|| Self::parse(bytes))
             .unwrap_or_default()
             .usage(format)
+    }
+
+    /// The object `bytes` start with, read by serde (what follows is not read).
+    fn parse(bytes: &[u8]) -> Option<Self> {
+        Self::deserialize(&mut serde_json::Deserializer::from_slice(bytes)).ok()
     }
 
     /// What these counts mean in `format`: Anthropic counts cached input
