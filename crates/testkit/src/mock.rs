@@ -88,6 +88,16 @@ impl Fault {
         }
     }
 
+    /// Answers 200 with `body` instead of the usual answer.
+    #[must_use]
+    pub fn answer(body: &Value) -> Self {
+        Self {
+            status: 200,
+            body: body.to_string(),
+            ..Self::default()
+        }
+    }
+
     /// Answers normally, after `delay`.
     #[must_use]
     pub fn delay(delay: Duration) -> Self {
@@ -362,6 +372,11 @@ async fn answer(
                 response.append_header((name.as_str(), value.as_str()));
             }
             return response.content_type("application/json").body(fault.body);
+        }
+        if !fault.body.is_empty() {
+            return HttpResponse::Ok()
+                .content_type("application/json")
+                .body(fault.body);
         }
     }
     respond(req, body, cancelled)

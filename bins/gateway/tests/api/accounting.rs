@@ -220,6 +220,48 @@ async fn tokens_of_every_format_streamed_or_not_are_counted_exactly_and_survive_
 }
 
 #[actix_web::test]
+async fn an_absurd_token_count_is_capped_and_still_reaches_the_database() {
+    let options = TestOptions::default();
+    let s = setup(options.clone()).await;
+    let absurd = json!({"id": "x", "object": "chat.completion", "model": "sim-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": u64::MAX, "completion_tokens": 3}});
+    for _ in 0..2 {
+        s.mock.push_fault(Fault::answer(&absurd));
+        s.call("openai", "oa", false).await;
+    }
+    // One answer counts at most 2^32 tokens.
+    let capped = 2 * (1u64 << 32);
+    let check = |stats: Value| {
+        assert_eq!(
+            stats["totals"]["input_tokens"].as_u64(),
+            Some(capped),
+            "{stats}"
+        );
+        assert_eq!(
+            stats["totals"]["output_tokens"].as_u64(),
+            Some(6),
+            "{stats}"
+        );
+    };
+    check(s.get("/stats").await);
+
+    // Written at shutdown and read back.
+    s.app.stop().await;
+    let app = spawn_app_with(TestOptions {
+        data_dir: Some(s.app.data_dir.clone()),
+        ..options
+    })
+    .await;
+    let restarted = Setup {
+        token: app.login().await,
+        app,
+        ..s
+    };
+    check(restarted.get("/stats").await);
+}
+
+#[actix_web::test]
 async fn a_streamed_openai_passthrough_asks_for_usage_and_hides_the_extra_chunk() {
     let s = setup(TestOptions::default()).await;
     s.mock.set_recording(true);
