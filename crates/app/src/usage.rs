@@ -7,7 +7,8 @@
 
 use crate::IdMap;
 use domain::ports::{KeyRepository, RepoError, UsageBatch, UsageDelta};
-use domain::{ClientKeyId, ConfigId, KeyId, Timestamp};
+use domain::time_fmt::{from_unix_millis, unix_millis};
+use domain::{ClientKeyId, ConfigId, KeyId};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -16,8 +17,62 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Pending {
-    keys: IdMap<KeyId, UsageDelta>,
-    client_keys: IdMap<ClientKeyId, UsageDelta>,
+    keys: IdMap<KeyId, Tally>,
+    client_keys: IdMap<ClientKeyId, Tally>,
+}
+
+/// A [`UsageDelta`] as the hot path adds to it: the latest use kept as Unix
+/// milliseconds, so a request pays no calendar conversion.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    requests: u64,
+    failures: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    last_used_ms: Option<i64>,
+}
+
+impl Tally {
+    fn add(&mut self, from: &Tally) {
+        // Token counts come from upstreams: a huge one saturates.
+        self.requests = self.requests.saturating_add(from.requests);
+        self.failures = self.failures.saturating_add(from.failures);
+        self.input_tokens = self.input_tokens.saturating_add(from.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(from.output_tokens);
+        self.last_used_ms = self.last_used_ms.max(from.last_used_ms);
+    }
+
+    /// One request's worth of usage.
+    fn one(failed: bool, now_ms: i64) -> Self {
+        Self {
+            requests: 1,
+            failures: u64::from(failed),
+            last_used_ms: Some(now_ms),
+            ..Self::default()
+        }
+    }
+
+    fn delta(&self) -> UsageDelta {
+        UsageDelta {
+            requests: self.requests,
+            failures: self.failures,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            last_used_at: self.last_used_ms.map(from_unix_millis),
+        }
+    }
+}
+
+impl From<&UsageDelta> for Tally {
+    fn from(delta: &UsageDelta) -> Self {
+        Self {
+            requests: delta.requests,
+            failures: delta.failures,
+            input_tokens: delta.input_tokens,
+            output_tokens: delta.output_tokens,
+            last_used_ms: delta.last_used_at.as_ref().map(unix_millis),
+        }
+    }
 }
 
 /// In-memory usage counters of this instance.
@@ -36,54 +91,38 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn add(into: &mut UsageDelta, from: &UsageDelta) {
-    // Token counts come from upstreams: a huge one saturates.
-    into.requests = into.requests.saturating_add(from.requests);
-    into.failures = into.failures.saturating_add(from.failures);
-    into.input_tokens = into.input_tokens.saturating_add(from.input_tokens);
-    into.output_tokens = into.output_tokens.saturating_add(from.output_tokens);
-    into.last_used_at = into.last_used_at.max(from.last_used_at);
-}
-
-/// One request's worth of usage.
-fn one(failed: bool, now: Timestamp) -> UsageDelta {
-    UsageDelta {
-        requests: 1,
-        failures: u64::from(failed),
-        last_used_at: Some(now),
-        ..UsageDelta::default()
-    }
-}
-
 impl UsageMeter {
     /// One call made with upstream key `key` (every attempt counts; `failed`
-    /// when it did not answer 2xx).
-    pub fn key_call(&self, key: KeyId, failed: bool, now: Timestamp) {
-        add(
-            lock(&self.pending).keys.entry(key).or_default(),
-            &one(failed, now),
-        );
+    /// when it did not answer 2xx), at `now_ms` (Unix milliseconds).
+    pub fn key_call(&self, key: KeyId, failed: bool, now_ms: i64) {
+        lock(&self.pending)
+            .keys
+            .entry(key)
+            .or_default()
+            .add(&Tally::one(failed, now_ms));
     }
 
-    /// One proxied request by client key `id`, `failed` when its answer was not 2xx.
-    pub fn client_request(&self, id: ClientKeyId, failed: bool, now: Timestamp) {
-        add(
-            lock(&self.pending).client_keys.entry(id).or_default(),
-            &one(failed, now),
-        );
+    /// One proxied request by client key `id`, `failed` when its answer was
+    /// not 2xx, at `now_ms` (Unix milliseconds).
+    pub fn client_request(&self, id: ClientKeyId, failed: bool, now_ms: i64) {
+        lock(&self.pending)
+            .client_keys
+            .entry(id)
+            .or_default()
+            .add(&Tally::one(failed, now_ms));
     }
 
     /// Tokens an answer reported, for the key that served it and the client key.
     pub fn tokens(&self, key: KeyId, client: Option<ClientKeyId>, input: u64, output: u64) {
-        let delta = UsageDelta {
+        let delta = Tally {
             input_tokens: input,
             output_tokens: output,
-            ..UsageDelta::default()
+            ..Tally::default()
         };
         let mut pending = lock(&self.pending);
-        add(pending.keys.entry(key).or_default(), &delta);
+        pending.keys.entry(key).or_default().add(&delta);
         if let Some(id) = client {
-            add(pending.client_keys.entry(id).or_default(), &delta);
+            pending.client_keys.entry(id).or_default().add(&delta);
         }
     }
 
@@ -104,7 +143,7 @@ impl UsageMeter {
         lock(&self.pending)
             .keys
             .get(&key)
-            .copied()
+            .map(Tally::delta)
             .unwrap_or_default()
     }
 
@@ -114,7 +153,7 @@ impl UsageMeter {
         lock(&self.pending)
             .client_keys
             .get(&id)
-            .copied()
+            .map(Tally::delta)
             .unwrap_or_default()
     }
 
@@ -123,8 +162,16 @@ impl UsageMeter {
     pub fn take(&self) -> UsageBatch {
         let pending = std::mem::take(&mut *lock(&self.pending));
         UsageBatch {
-            keys: pending.keys.into_iter().collect(),
-            client_keys: pending.client_keys.into_iter().collect(),
+            keys: pending
+                .keys
+                .iter()
+                .map(|(id, t)| (*id, t.delta()))
+                .collect(),
+            client_keys: pending
+                .client_keys
+                .iter()
+                .map(|(id, t)| (*id, t.delta()))
+                .collect(),
         }
     }
 
@@ -132,10 +179,14 @@ impl UsageMeter {
     pub fn restore(&self, batch: &UsageBatch) {
         let mut pending = lock(&self.pending);
         for (id, delta) in &batch.keys {
-            add(pending.keys.entry(*id).or_default(), delta);
+            pending.keys.entry(*id).or_default().add(&delta.into());
         }
         for (id, delta) in &batch.client_keys {
-            add(pending.client_keys.entry(*id).or_default(), delta);
+            pending
+                .client_keys
+                .entry(*id)
+                .or_default()
+                .add(&delta.into());
         }
     }
 
@@ -159,7 +210,7 @@ impl UsageMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::time_fmt::now;
+    use domain::time_fmt::now_millis as now;
 
     #[test]
     fn counts_add_up_and_take_empties_the_meter() {
@@ -185,6 +236,21 @@ mod tests {
         assert_eq!(batch.keys.len(), 1);
         assert_eq!(batch.client_keys.len(), 1);
         assert_eq!(meter.pending_key(1), UsageDelta::default());
+    }
+
+    #[test]
+    fn the_last_use_is_the_latest_call_and_survives_a_restore() {
+        let meter = UsageMeter::default();
+        meter.key_call(1, false, 1_700_000_000_123);
+        meter.key_call(1, false, 1_700_000_000_001);
+        let latest = Some(domain::time_fmt::from_unix_millis(1_700_000_000_123));
+        assert_eq!(meter.pending_key(1).last_used_at, latest);
+        let batch = meter.take();
+        assert_eq!(batch.keys[0].1.last_used_at, latest);
+        meter.key_call(1, false, 1_700_000_000_050);
+        meter.restore(&batch);
+        assert_eq!(meter.pending_key(1).last_used_at, latest);
+        assert_eq!(meter.pending_key(1).requests, 3);
     }
 
     #[test]

@@ -27,10 +27,18 @@ pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
 /// arithmetic.
 #[must_use]
 pub fn now() -> Timestamp {
+    from_unix_millis(now_millis())
+}
+
+/// Milliseconds since the Unix epoch, now: what the proxy stamps each
+/// request with (a calendar conversion is only paid where a `Timestamp` is
+/// needed).
+#[must_use]
+pub fn now_millis() -> i64 {
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    from_unix_millis(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Milliseconds since the Unix epoch (whole milliseconds, rounded down).

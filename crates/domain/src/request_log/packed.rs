@@ -139,9 +139,8 @@ fn clip(text: &str, max: usize) -> &str {
     }
 }
 
-fn put_text(out: &mut Vec<u8>, text: &str, max: usize) {
-    let text = clip(text, max);
-    // At most 128 characters of 4 bytes: always fits.
+fn put_text(out: &mut Vec<u8>, text: &str) {
+    // Clipped to at most 128 characters of 4 bytes: always fits.
     let len = u16::try_from(text.len()).unwrap_or(u16::MAX);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&text.as_bytes()[..usize::from(len)]);
@@ -151,6 +150,18 @@ impl RequestLogFields<'_> {
     /// Appends this row's record to `out` (index 0: batches number their
     /// records when they are packed).
     pub fn encode(&self, out: &mut Vec<u8>) {
+        let texts = [
+            clip(self.request_id, REQUEST_ID_CHARS),
+            clip(self.service, SERVICE_CHARS),
+            clip(self.client_key, CLIENT_KEY_CHARS),
+            clip(self.key_hint.unwrap_or(""), SHORT_CHARS),
+            clip(self.client_format.unwrap_or(""), SHORT_CHARS),
+            clip(self.upstream_format.unwrap_or(""), SHORT_CHARS),
+            clip(self.model.unwrap_or(""), MODEL_CHARS),
+        ];
+        // One reservation for the record: the hot path appends a record
+        // per request.
+        out.reserve(HEADER + FIXED + texts.iter().map(|t| 2 + t.len()).sum::<usize>());
         let start = out.len();
         out.extend_from_slice(&[0; HEADER]);
         out.extend_from_slice(&self.at_ms.to_le_bytes());
@@ -180,13 +191,9 @@ impl RequestLogFields<'_> {
         for id in [self.service_id, self.client_key_id, self.key_id] {
             out.extend_from_slice(&id.unwrap_or(0).to_le_bytes());
         }
-        put_text(out, self.request_id, REQUEST_ID_CHARS);
-        put_text(out, self.service, SERVICE_CHARS);
-        put_text(out, self.client_key, CLIENT_KEY_CHARS);
-        put_text(out, self.key_hint.unwrap_or(""), SHORT_CHARS);
-        put_text(out, self.client_format.unwrap_or(""), SHORT_CHARS);
-        put_text(out, self.upstream_format.unwrap_or(""), SHORT_CHARS);
-        put_text(out, self.model.unwrap_or(""), MODEL_CHARS);
+        for text in texts {
+            put_text(out, text);
+        }
         // Seven texts of at most 512 bytes: the body always fits a u16.
         let body = u16::try_from(out.len() - start - HEADER).unwrap_or(u16::MAX);
         out[start + 2..start + HEADER].copy_from_slice(&body.to_le_bytes());

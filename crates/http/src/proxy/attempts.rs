@@ -81,7 +81,7 @@ pub async fn run(
             .service
             .telemetry()
             .usage
-            .client_request(id, failed, domain::time_fmt::now());
+            .client_request(id, failed, domain::time_fmt::now_millis());
     }
     answer
 }
@@ -130,7 +130,7 @@ async fn attempt_keys(
         if telemetry.enabled {
             telemetry
                 .usage
-                .key_call(key.key.id, !succeeded, domain::time_fmt::now());
+                .key_call(key.key.id, !succeeded, domain::time_fmt::now_millis());
         }
         let (verdict, answer) = match sent {
             Err(failure) => {
