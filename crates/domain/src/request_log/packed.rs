@@ -32,6 +32,8 @@ const HEADER: usize = 4;
 const FIXED: usize = 8 + 1 + 2 + 4 + 8 * 4 + 8 * 3;
 /// Where the time sits in a record.
 const TIME_AT: usize = HEADER;
+/// Where the status sits in a record (after the time and the presence bits).
+const STATUS_AT: usize = TIME_AT + 8 + 1;
 
 const HAS_SERVICE_ID: u8 = 1;
 const HAS_CLIENT_KEY_ID: u8 = 1 << 1;
@@ -282,6 +284,37 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// What the request log's filters test, read from a record in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Labels<'a> {
+    /// Status sent to the client.
+    pub status: u16,
+    /// Service slug.
+    pub service: &'a str,
+    /// Client key name.
+    pub client_key: &'a str,
+}
+
+impl<'a> Record<'a> {
+    /// The record's status, service and client key, without decoding the
+    /// rest (a filtered listing skips most rows: they cost no allocation);
+    /// `None` when they do not decode.
+    #[must_use]
+    pub fn labels(&self) -> Option<Labels<'a>> {
+        let status = u16::from_le_bytes(array(self.bytes, STATUS_AT)?);
+        let mut r = Reader {
+            bytes: self.bytes,
+            at: HEADER + FIXED,
+        };
+        r.text()?; // the request id
+        Some(Labels {
+            status,
+            service: r.text()?,
+            client_key: r.text()?,
+        })
+    }
+}
+
 impl Record<'_> {
     /// The row, with id [`row_id`]`(batch_id, index)`.
     ///
@@ -484,6 +517,35 @@ mod tests {
         assert_eq!(batches[0].rows, 6);
         assert_eq!(batches[0].first_at_ms, 1_700_000_000_000);
         assert_eq!(batches[0].last_at_ms, 1_700_000_000_005);
+    }
+
+    #[test]
+    fn labels_are_read_in_place_as_decoding_reads_them() {
+        let mut entries: Vec<RequestLogEntry> = (0..4).map(entry).collect();
+        entries[1].service = "другой".into();
+        entries[2].client_key = String::new();
+        entries[3].status = 502;
+        let batch = &pack_entries(&entries)[0];
+        for (record, row) in records(&batch.bytes).flatten().zip(decoded(batch, 1)) {
+            let labels = record.labels();
+            assert_eq!(
+                labels,
+                Some(Labels {
+                    status: row.status,
+                    service: &row.service,
+                    client_key: &row.client_key,
+                })
+            );
+        }
+        let statuses: Vec<u16> = records(&batch.bytes)
+            .flatten()
+            .filter_map(|r| r.labels().map(|l| l.status))
+            .collect();
+        assert_eq!(statuses, [429, 429, 429, 502]);
+        let mut bad_text = batch.bytes.clone();
+        bad_text[HEADER + FIXED + 2] = 0xFF; // the request id is not UTF-8
+        let first = records(&bad_text).next().and_then(Result::ok);
+        assert!(first.is_some_and(|r| r.labels().is_none()));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use crate::entities::request_log_batch::{self, Column as C};
 use crate::errors::repo_err;
 use domain::ports::RepoError;
-use domain::request_log::packed::{records, row_id, split_row_id, PackedBatch, Record};
+use domain::request_log::packed::{records, row_id, split_row_id, Labels, PackedBatch, Record};
 use domain::request_log::{RequestLogEntry, RequestLogQuery};
 use domain::time_fmt::unix_millis;
 use domain::Timestamp;
@@ -34,12 +34,16 @@ impl Filter<'_> {
                 .is_none_or(|before| row_id(batch_id, record.index) < before)
     }
 
-    /// What only the decoded row tells.
-    fn admits_row(&self, row: &RequestLogEntry) -> bool {
+    /// What the record's labels decide, read in place: only rows that pass
+    /// are decoded (a filtered listing may read thousands of rows a page).
+    fn admits_labels(&self, labels: &Labels<'_>) -> bool {
         let q = self.query;
-        q.service.as_ref().is_none_or(|s| *s == row.service)
-            && q.client_key.as_ref().is_none_or(|c| *c == row.client_key)
-            && q.status_class.is_none_or(|class| row.status / 100 == class)
+        q.service.as_deref().is_none_or(|s| s == labels.service)
+            && q.client_key
+                .as_deref()
+                .is_none_or(|c| c == labels.client_key)
+            && q.status_class
+                .is_none_or(|class| labels.status / 100 == class)
     }
 }
 
@@ -48,15 +52,20 @@ fn matching(batch: &request_log_batch::Model, filter: &Filter<'_>) -> Vec<Reques
     let mut rows = Vec::new();
     for record in records(&batch.payload) {
         let decoded = record.and_then(|record| {
-            if filter.admits_record(batch.id, &record) {
+            // Labels that do not read are decoded, so the damage is reported.
+            let wanted = filter.admits_record(batch.id, &record)
+                && record
+                    .labels()
+                    .is_none_or(|labels| filter.admits_labels(&labels));
+            if wanted {
                 record.decode(batch.id).map(Some)
             } else {
                 Ok(None)
             }
         });
         match decoded {
-            Ok(Some(row)) if filter.admits_row(&row) => rows.push(row),
-            Ok(_) => {}
+            Ok(Some(row)) => rows.push(row),
+            Ok(None) => {}
             Err(damage) => {
                 // Whatever decoded before the damage is still shown.
                 tracing::warn!(batch = batch.id, %damage, "a request-log batch is damaged; its rest is skipped");
