@@ -1,6 +1,14 @@
 //! Header and query-string handling shared by both proxies.
 
-use actix_web::http::header::{HeaderMap, HeaderName};
+use actix_web::http::header::{self, HeaderMap, HeaderName};
+
+/// `X-Api-Key` (Anthropic's client key header). Header names are looked up
+/// as constants: a name given as a string is parsed on every lookup.
+pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+/// `X-Goog-Api-Key` (Gemini's client key header).
+pub const X_GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
+/// `Anthropic-Version`.
+pub const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and `Host`: never forwarded.
 const HOP_BY_HOP: &[&str] = &[
@@ -25,7 +33,7 @@ fn is_hop_by_hop(name: &HeaderName, connection_listed: &[String]) -> bool {
 
 fn connection_listed(headers: &HeaderMap) -> Vec<String> {
     headers
-        .get_all("connection")
+        .get_all(header::CONNECTION)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|token| token.trim().to_ascii_lowercase())
@@ -51,14 +59,15 @@ pub fn forwardable<'a>(
 /// The declared body length, if any.
 pub fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
-        .get("content-length")
+        .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
 }
 
 /// Whether a request carries a body (a length above zero, or chunked).
 pub fn has_body(headers: &HeaderMap) -> bool {
-    content_length(headers).is_some_and(|n| n > 0) || headers.contains_key("transfer-encoding")
+    content_length(headers).is_some_and(|n| n > 0)
+        || headers.contains_key(header::TRANSFER_ENCODING)
 }
 
 /// The query string without the parameters named `drop` (raw pairs keep

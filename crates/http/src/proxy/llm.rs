@@ -37,8 +37,8 @@ pub async fn proxy(
 ) -> HttpResponse {
     let (_, tail) = slug_and_tail(&req);
     let hints = FormatHints {
-        anthropic_version: req.headers().contains_key("anthropic-version"),
-        google_key: req.headers().contains_key("x-goog-api-key")
+        anthropic_version: req.headers().contains_key(headers::ANTHROPIC_VERSION),
+        google_key: req.headers().contains_key(headers::X_GOOG_API_KEY)
             || headers::query_value(req.query_string(), CLIENT_KEY_QUERY).is_some(),
     };
     let detected = detect_client_format(tail, hints);
@@ -173,10 +173,10 @@ async fn forward(
             forwarded.push(header);
         }
         if target.api_format == ApiFormat::AnthropicNative
-            && !req.headers().contains_key("anthropic-version")
+            && !req.headers().contains_key(headers::ANTHROPIC_VERSION)
         {
             forwarded.push((
-                HeaderName::from_static("anthropic-version"),
+                headers::ANTHROPIC_VERSION,
                 HeaderValue::from_static(ANTHROPIC_VERSION),
             ));
         }
@@ -294,7 +294,7 @@ async fn forward(
 fn is_event_stream(response: &awc::ClientResponse) -> bool {
     response
         .headers()
-        .get("content-type")
+        .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"))
 }
@@ -321,19 +321,19 @@ pub(crate) fn placement(target: &LlmTarget, adapter: &impl LlmAdapter) -> KeyPla
 
 /// The client key from `Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or `?key=`.
 fn client_key_from_request(headers: &HeaderMap, query: &str) -> Option<String> {
-    let header = |name: &str| {
+    let header = |name: HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    header("authorization")
+    header(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| {
             let (scheme, token) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
-        .or_else(|| header("x-api-key"))
-        .or_else(|| header("x-goog-api-key"))
+        .or_else(|| header(headers::X_API_KEY))
+        .or_else(|| header(headers::X_GOOG_API_KEY))
         .filter(|k| !k.is_empty())
         .map(str::to_owned)
         .or_else(|| headers::query_value(query, CLIENT_KEY_QUERY).filter(|k| !k.is_empty()))
