@@ -6,6 +6,8 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_request_logs;
 mod m0003_request_log_batches;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 /// All migrations, in order.
 pub struct Migrator;

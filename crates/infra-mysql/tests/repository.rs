@@ -1,34 +1,28 @@
 //! The MySQL/MariaDB repository against the shared repository contract, in a
 //! database of its own (`TEST_MYSQL_URL`).
 
-use domain::testing::{repository_contract, service_url, unique_name, with_database};
+use domain::testing::{repository_contract, service_url};
 use infra_mysql::{connect, MysqlConfig, MysqlError};
 use infra_sql::PoolSettings;
-use sea_orm::{ConnectionTrait, Database};
+use migrations::testing::Scratch;
+
+fn config(scratch: &Scratch) -> MysqlConfig {
+    MysqlConfig {
+        url: scratch.url.clone().into(),
+        pool: PoolSettings::default(),
+    }
+}
 
 #[tokio::test]
 async fn mysql_repository_honours_the_contract() {
-    let Some(url) = service_url("TEST_MYSQL_URL") else {
+    let Some(scratch) = Scratch::create("TEST_MYSQL_URL", "akr_test").await else {
         return;
     };
-    let name = unique_name("akr_test");
-    let server = Database::connect(&url).await.unwrap();
-    server
-        .execute_unprepared(&format!("CREATE DATABASE `{name}`"))
-        .await
-        .unwrap();
-    let config = MysqlConfig {
-        url: with_database(&url, &name).into(),
-        pool: PoolSettings::default(),
-    };
-    let repo = connect(&config).await.unwrap();
+    let repo = connect(&config(&scratch)).await.unwrap();
     repository_contract::run(&repo).await;
     // Migrations are idempotent.
-    assert_eq!(infra_mysql::migrate(&config).await.unwrap().1, 0);
-    server
-        .execute_unprepared(&format!("DROP DATABASE `{name}`"))
-        .await
-        .unwrap();
+    assert_eq!(infra_mysql::migrate(&config(&scratch)).await.unwrap().1, 0);
+    scratch.drop_database().await;
 }
 
 #[tokio::test]
@@ -52,4 +46,17 @@ async fn wrong_credentials_are_one_clear_error() {
         message.contains("DATABASE_URL") && !message.contains("wrong-password"),
         "{message}"
     );
+}
+
+/// A database logged by the one-row-per-request table (before packed
+/// batches) keeps its rows through the upgrade, in order and whole.
+#[tokio::test]
+async fn request_log_rows_of_the_old_table_survive_the_upgrade() {
+    let Some(scratch) = Scratch::create("TEST_MYSQL_URL", "akr_upgrade").await else {
+        return;
+    };
+    scratch.log_old_rows().await;
+    let repo = connect(&config(&scratch)).await.unwrap();
+    migrations::testing::assert_old_rows_carried_over(&repo).await;
+    scratch.drop_database().await;
 }

@@ -41,58 +41,12 @@ async fn an_unusable_data_directory_is_one_clear_error() {
 /// batches) keeps its rows through the upgrade, in order and whole.
 #[tokio::test]
 async fn request_log_rows_of_the_old_table_survive_the_upgrade() {
-    use domain::request_log::RequestLogQuery;
-    use migrations::MigratorTrait;
-    use sea_orm::{ConnectionTrait, Database, Statement};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
-    let old = Database::connect(&url).await.unwrap();
-    migrations::Migrator::up(&old, Some(2)).await.unwrap();
-    for n in 0..3 {
-        old.execute(Statement::from_string(
-            old.get_database_backend(),
-            format!(
-                "INSERT INTO request_logs (at, request_id, service_id, service, client_key_id, \
-                 client_key, key_id, key_hint, client_format, upstream_format, model, status, \
-                 attempts, latency_ms, ttfb_ms, input_tokens, output_tokens) VALUES \
-                 ({at}, 'req-{n}', 4, 'svc', NULL, 'team', 9, 'sk-a***z', 'openai', \
-                 'anthropic_native', 'm', 200, 2, 30, 12, 5, 7)",
-                at = 1_700_000_000_000_i64 + n
-            ),
-        ))
-        .await
-        .unwrap();
-    }
+    let old = sea_orm::Database::connect(&url).await.unwrap();
+    migrations::testing::log_old_rows(&old).await.unwrap();
     old.close().await.unwrap();
-
     let repo = connect(&SqliteConfig::new(&path)).await.unwrap();
-    let rows = domain::ports::KeyRepository::list_request_logs(
-        &repo,
-        &RequestLogQuery {
-            limit: 10,
-            ..RequestLogQuery::default()
-        },
-    )
-    .await
-    .unwrap();
-    let ids: Vec<&str> = rows.iter().map(|r| r.request_id.as_str()).collect();
-    assert_eq!(ids, ["req-2", "req-1", "req-0"]);
-    let newest = &rows[0];
-    assert_eq!(
-        (
-            newest.service_id,
-            newest.client_key_id,
-            newest.key_hint.as_deref()
-        ),
-        (Some(4), None, Some("sk-a***z"))
-    );
-    assert_eq!(
-        (newest.attempts, newest.ttfb_ms, newest.output_tokens),
-        (2, Some(12), 7)
-    );
-    assert_eq!(
-        domain::time_fmt::unix_millis(&newest.time),
-        1_700_000_000_002
-    );
+    migrations::testing::assert_old_rows_carried_over(&repo).await;
 }
