@@ -54,8 +54,13 @@ pub fn join_url(base_url: &str, path: &str) -> String {
         None if base_has_version && is_version_segment(path) => "",
         _ => path,
     };
-    // Built by hand: this runs on every proxied request, and `format!` took
-    // several times as long.
+    with_segment(base, path)
+}
+
+/// `base`, then `/` and `path` when there is a path. Built by hand: this runs
+/// on every proxied request, and `format!` took several times as long.
+#[must_use]
+pub fn with_segment(base: &str, path: &str) -> String {
     let mut url = String::with_capacity(base.len() + 1 + path.len());
     url.push_str(base);
     if !path.is_empty() {

@@ -22,9 +22,8 @@ pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
         .map_err(|e| format!("not an RFC 3339 timestamp ({e})"))
 }
 
-/// The current time in UTC, truncated to milliseconds (what the stores keep).
-/// Read on every proxied request: one calendar conversion, no 128-bit
-/// arithmetic.
+/// The current time in UTC, truncated to milliseconds (what the stores keep):
+/// one calendar conversion, no 128-bit arithmetic.
 #[must_use]
 pub fn now() -> Timestamp {
     from_unix_millis(now_millis())

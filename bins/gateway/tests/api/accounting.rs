@@ -32,6 +32,24 @@ struct Setup {
     services: Vec<(String, i64, i64)>,
 }
 
+impl Setup {
+    /// Stops the gateway (which writes what it holds) and starts it again
+    /// on the same data, with the same services and keys.
+    async fn restart(self, options: TestOptions) -> Setup {
+        self.app.stop().await;
+        let app = spawn_app_with(TestOptions {
+            data_dir: Some(self.app.data_dir.clone()),
+            ..options
+        })
+        .await;
+        Setup {
+            token: app.login().await,
+            app,
+            ..self
+        }
+    }
+}
+
 async fn setup(options: TestOptions) -> Setup {
     let mock = MockUpstream::start();
     let app = spawn_app_with(options).await;
@@ -169,6 +187,7 @@ async fn tokens_of_every_format_streamed_or_not_are_counted_exactly_and_survive_
         }
     }
     // 4 services × 4 client formats × 2 modes, each answer 11 + 7 tokens.
+    let client_key_id = s.client_key_id;
     let check = |stats: Value, clients_listing: Value, keys: Vec<Value>| {
         assert_eq!(stats["totals"]["input_tokens"], 32 * IN, "{stats}");
         assert_eq!(stats["totals"]["output_tokens"], 32 * OUT, "{stats}");
@@ -176,7 +195,7 @@ async fn tokens_of_every_format_streamed_or_not_are_counted_exactly_and_survive_
             assert_eq!(service["input_tokens"], 8 * IN, "{service}");
             assert_eq!(service["output_tokens"], 8 * OUT, "{service}");
         }
-        let client = row(&clients_listing, s.client_key_id);
+        let client = row(&clients_listing, client_key_id);
         assert_eq!(
             (
                 client["input_tokens"].as_u64(),
@@ -201,17 +220,7 @@ async fn tokens_of_every_format_streamed_or_not_are_counted_exactly_and_survive_
     );
 
     // Flushed at shutdown, read back after a restart.
-    s.app.stop().await;
-    let app = spawn_app_with(TestOptions {
-        data_dir: Some(s.app.data_dir.clone()),
-        ..options
-    })
-    .await;
-    let restarted = Setup {
-        token: app.login().await,
-        app,
-        ..s
-    };
+    let restarted = s.restart(options).await;
     check(
         restarted.get("/stats").await,
         restarted.get("/client-keys").await,
@@ -247,17 +256,7 @@ async fn an_absurd_token_count_is_capped_and_still_reaches_the_database() {
     check(s.get("/stats").await);
 
     // Written at shutdown and read back.
-    s.app.stop().await;
-    let app = spawn_app_with(TestOptions {
-        data_dir: Some(s.app.data_dir.clone()),
-        ..options
-    })
-    .await;
-    let restarted = Setup {
-        token: app.login().await,
-        app,
-        ..s
-    };
+    let restarted = s.restart(options).await;
     check(restarted.get("/stats").await);
 }
 

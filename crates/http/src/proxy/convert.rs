@@ -108,19 +108,16 @@ pub fn request_headers(
     headers.retain(|(name, _)| {
         !matches!(
             name.as_str(),
-            "content-type" | "accept-encoding" | "accept" | "content-encoding"
+            "content-type" | "accept" | "content-encoding"
         )
     });
     if has_body {
         headers.push((
-            HeaderName::from_static("content-type"),
+            actix_web::http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         ));
     }
-    headers.push((
-        HeaderName::from_static("accept-encoding"),
-        HeaderValue::from_static("identity"),
-    ));
+    super::headers::ask_identity_encoding(&mut headers);
     headers
 }
 

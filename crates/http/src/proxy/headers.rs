@@ -1,6 +1,6 @@
 //! Header and query-string handling shared by both proxies.
 
-use actix_web::http::header::{self, HeaderMap, HeaderName};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// `X-Api-Key` (Anthropic's client key header). Header names are looked up
 /// as constants: a name given as a string is parsed on every lookup.
@@ -9,6 +9,21 @@ pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 pub const X_GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
 /// `Anthropic-Version`.
 pub const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+
+/// The `Anthropic-Version` the gateway sends when the client sent none.
+pub fn anthropic_version() -> (HeaderName, HeaderValue) {
+    (ANTHROPIC_VERSION, HeaderValue::from_static("2023-06-01"))
+}
+
+/// Asks for an uncompressed answer (one the gateway reads as it passes):
+/// the client's `Accept-Encoding` is replaced by `identity`.
+pub fn ask_identity_encoding(headers: &mut Vec<(HeaderName, HeaderValue)>) {
+    headers.retain(|(name, _)| *name != header::ACCEPT_ENCODING);
+    headers.push((
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    ));
+}
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and `Host`: never forwarded.
 const HOP_BY_HOP: &[&str] = &[

@@ -26,7 +26,6 @@ use secrecy::ExposeSecret;
 const CLIENT_KEY_HEADERS: &[&str] = &["authorization", "x-api-key", "x-goog-api-key"];
 /// Query parameter of the Gemini SDKs' key; never forwarded upstream.
 const CLIENT_KEY_QUERY: &str = "key";
-const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// The handler.
 pub async fn proxy(
@@ -175,10 +174,7 @@ async fn forward(
         if target.api_format == ApiFormat::AnthropicNative
             && !req.headers().contains_key(headers::ANTHROPIC_VERSION)
         {
-            forwarded.push((
-                headers::ANTHROPIC_VERSION,
-                HeaderValue::from_static(ANTHROPIC_VERSION),
-            ));
+            forwarded.push(headers::anthropic_version());
         }
         tracing::debug!(service = %service.config.slug, client = %identity.name, format = client_format.as_str(),
             upstream = target.api_format.as_str(), key_id = key.key.id, key = %key.key.key_masked, "forwarding");
@@ -218,11 +214,7 @@ async fn forward(
                     }
                 };
                 // The answer is read for its usage as it passes: uncompressed.
-                forwarded.retain(|(name, _)| name != "accept-encoding");
-                forwarded.push((
-                    HeaderName::from_static("accept-encoding"),
-                    HeaderValue::from_static("identity"),
-                ));
+                headers::ask_identity_encoding(&mut forwarded);
                 UpstreamRequest {
                     method: req.method().clone(),
                     url: with_query(adapter.upstream_url(&target.target_base_url, tail), &query),

@@ -72,17 +72,9 @@ fn split_slug(path: &str) -> (&str, &str) {
     }
 }
 
-/// Joins a target URL and a path with exactly one slash (built by hand:
-/// `format!` is several times slower for this, on every request).
+/// Joins a target URL and a path with exactly one slash.
 fn join(base: &str, tail: &str) -> String {
-    let (base, tail) = (base.trim_end_matches('/'), tail.trim_start_matches('/'));
-    let mut url = String::with_capacity(base.len() + 1 + tail.len());
-    url.push_str(base);
-    if !tail.is_empty() {
-        url.push('/');
-        url.push_str(tail);
-    }
-    url
+    adapters_llm::with_segment(base.trim_end_matches('/'), tail.trim_start_matches('/'))
 }
 
 fn with_query(mut url: String, query: &str) -> String {

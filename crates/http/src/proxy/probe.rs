@@ -110,12 +110,8 @@ fn request(
             let adapter = adapters_llm::adapter_for(target.api_format);
             let placement = super::llm::placement(target, &adapter);
             let path = converters::models::path(target.api_format.native_client_format());
-            let extra = (target.api_format == ApiFormat::AnthropicNative).then(|| {
-                (
-                    HeaderName::from_static("anthropic-version"),
-                    HeaderValue::from_static("2023-06-01"),
-                )
-            });
+            let extra =
+                (target.api_format == ApiFormat::AnthropicNative).then(headers::anthropic_version);
             (
                 adapter.upstream_url(&target.target_base_url, path),
                 placement.location,
