@@ -138,12 +138,14 @@ impl RequestLog {
         let mut encoded = Vec::new();
         let mut rows = 0;
         for shard in &*self.shards {
-            // Each shard starts again from nothing, so a burst's buffers
-            // are not kept for good.
+            // Each shard starts again with room for what it took this
+            // time: a steady rate appends without growing (and copying) its
+            // buffer, and a burst's buffer is not kept past the next flush.
             let (taken, taken_rows) = {
                 let mut shard = lock(shard);
+                let room = Vec::with_capacity(shard.encoded.len());
                 (
-                    std::mem::take(&mut shard.encoded),
+                    std::mem::replace(&mut shard.encoded, room),
                     std::mem::take(&mut shard.rows),
                 )
             };

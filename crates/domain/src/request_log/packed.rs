@@ -18,7 +18,7 @@
 //! id, service, client key, key hint, client format, upstream format,
 //! model).
 
-use super::RequestLogEntry;
+use super::{first_chars as clip, RequestLogEntry};
 use crate::time_fmt::{from_unix_millis, unix_millis};
 use crate::{ClientKeyId, ConfigId, KeyId};
 
@@ -47,10 +47,12 @@ const HAS_TTFB: u8 = 1 << 7;
 /// Longest texts kept, in characters (the limits of the earlier
 /// one-row-per-request table, which the console and API were built around).
 const REQUEST_ID_CHARS: usize = 128;
-const SERVICE_CHARS: usize = 63;
+/// A service slug's limit.
+pub const SERVICE_CHARS: usize = 63;
 const CLIENT_KEY_CHARS: usize = 100;
 const SHORT_CHARS: usize = 32;
-const MODEL_CHARS: usize = 128;
+/// A model name's limit.
+pub const MODEL_CHARS: usize = 128;
 
 /// The id of row `index` of batch `batch_id`.
 #[must_use]
@@ -127,17 +129,6 @@ impl RequestLogEntry {
             input_tokens: self.input_tokens,
             output_tokens: self.output_tokens,
         }
-    }
-}
-
-/// The first `max` characters of `text`.
-fn clip(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text; // fewer bytes than `max` means fewer characters too
-    }
-    match text.char_indices().nth(max) {
-        Some((end, _)) => &text[..end],
-        None => text,
     }
 }
 

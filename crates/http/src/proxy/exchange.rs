@@ -11,7 +11,8 @@ use app::snapshot::{PoolKey, ServiceEntry};
 use app::telemetry::{RequestLabels, ServiceMeters, Shared, Telemetry};
 use converters::usage::UsageScanner;
 use domain::chat::Usage;
-use domain::request_log::packed::RequestLogFields;
+use domain::request_log::first_chars;
+use domain::request_log::packed::{RequestLogFields, MODEL_CHARS, SERVICE_CHARS};
 use domain::{ApiFormat, ClientKeyId, ConfigId, KeyId};
 use futures_util::Stream;
 use std::hash::BuildHasher;
@@ -101,7 +102,7 @@ impl Exchange {
             at_ms: domain::time_fmt::now_millis(),
             request_id: client_request_id(req).unwrap_or_else(new_request_id),
             service: None,
-            slug: slug.chars().take(63).collect(),
+            slug: first_chars(slug, SERVICE_CHARS).to_owned(),
             client: None,
             key: None,
             client_format: None,
@@ -153,7 +154,7 @@ impl Exchange {
     /// The model, when the request named it.
     pub fn model(&mut self, model: Option<&str>) {
         if let Some(model) = model.filter(|m| !m.is_empty()) {
-            self.model = Some(model.chars().take(128).collect());
+            self.model = Some(first_chars(model, MODEL_CHARS).to_owned());
         }
     }
 
