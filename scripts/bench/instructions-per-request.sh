@@ -12,6 +12,7 @@
 # bytes per cycle.
 #
 # Usage: scripts/bench/instructions-per-request.sh [requests, 2000]
+# STREAM=1 asks for streamed answers (20 events, as the suite streams) instead of JSON.
 # Needs the release binaries (just bench builds them; BIN=dir picks others),
 # valgrind (installed from apt when missing) and python3.
 set -euo pipefail
@@ -31,11 +32,11 @@ trap 'kill "$MOCK" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
 cat >"$WORK/client.py" <<'PY'
 import http.client, json, sys
-port, count = int(sys.argv[1]), int(sys.argv[2])
-body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello"}]})
+port, count, stream = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello"}], "stream": stream})
 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 for _ in range(count):
-    connection.request("POST", "/llm/bench/v1/chat/completions", body,
+    connection.request("POST", "/llm/bench/v1/chat/completions" + ("?events=20" if stream else ""), body,
                        {"Content-Type": "application/json", "Authorization": "Bearer ck"})
     response = connection.getresponse()
     response.read()
@@ -51,10 +52,10 @@ for v in full nolog nometrics off; do
   GATEWAY=$!
   for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   create_bench_service "$PORT" "$MOCK_PORT"
-  python3 "$WORK/client.py" $PORT 200 # warm-up: connections, pools, first flushes
+  python3 "$WORK/client.py" $PORT 200 "${STREAM:-0}" # warm-up: connections, pools, first flushes
   sleep 2
   callgrind_control -z "$GATEWAY" >/dev/null 2>&1
-  python3 "$WORK/client.py" $PORT "$REQUESTS"
+  python3 "$WORK/client.py" $PORT "$REQUESTS" "${STREAM:-0}"
   sleep 2.5 # the request-log writer's flush of these requests
   callgrind_control -d "$GATEWAY" >/dev/null 2>&1
   kill -INT "$GATEWAY"

@@ -299,6 +299,20 @@ async fn a_streamed_openai_passthrough_asks_for_usage_and_hides_the_extra_chunk(
 }
 
 #[actix_web::test]
+async fn with_telemetry_off_a_streamed_openai_request_is_sent_unchanged() {
+    let s = setup(TestOptions::default().env("TELEMETRY_ENABLED", "false")).await;
+    s.mock.set_recording(true);
+    let plain = s.call("openai", "oa", true).await.text();
+    let sent = s.mock.recorded();
+    let body: Value = serde_json::from_slice(&sent.last().unwrap().body).unwrap();
+    assert!(
+        body.get("stream_options").is_none(),
+        "nothing counts usage, so none is asked for: {body}"
+    );
+    assert!(plain.trim_end().ends_with("data: [DONE]"), "{plain}");
+}
+
+#[actix_web::test]
 async fn every_request_gets_one_log_row_with_paging_filters_and_request_ids() {
     let spy = Arc::new(Spy::default());
     let s = setup(spied(&spy)).await;

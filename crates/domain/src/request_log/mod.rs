@@ -95,7 +95,11 @@ mod tests {
         assert_eq!(first_chars("chat", 63), "chat");
         assert_eq!(first_chars("abcdef", 3), "abc");
         assert_eq!(first_chars("ééééé", 3), "ééé", "two bytes each");
-        assert_eq!(first_chars("aé", 2), "aé", "more bytes than max, no more chars");
+        assert_eq!(
+            first_chars("aé", 2),
+            "aé",
+            "more bytes than max, no more chars"
+        );
         assert_eq!(first_chars("", 0), "");
     }
 }

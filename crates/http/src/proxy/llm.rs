@@ -88,8 +88,10 @@ async fn forward(
     let converting = client_format != native;
     exchange.formats(client_format.as_str(), target.api_format);
     // Passthrough of a streamed OpenAI Chat request: the body is read to ask
-    // the upstream for the usage chunk (SPEC §5.4).
-    let wants_usage = !converting
+    // the upstream for the usage chunk (SPEC §5.4) — for telemetry, so not
+    // when it is off.
+    let wants_usage = state.service.telemetry().enabled
+        && !converting
         && client_format == ClientFormat::Openai
         && req.method() == Method::POST
         && tail.ends_with("chat/completions");

@@ -13,6 +13,7 @@ pub mod llm;
 pub mod probe;
 pub mod reprobe;
 pub mod upstream;
+mod usage_chunk;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web::{Bytes, BytesMut};
