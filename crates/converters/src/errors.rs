@@ -4,7 +4,9 @@
 use crate::Handler;
 use domain::chat::StreamEvent;
 use domain::llm::{ClientFormat, FormatHandler};
+use memchr::memmem::Finder;
 use serde_json::Value;
+use std::sync::LazyLock;
 
 /// The type and message of an upstream error body in any of the formats
 /// (OpenAI `{error:{message,type}}`, Anthropic `{type:error,error:{type,message}}`,
@@ -91,22 +93,75 @@ pub fn stream_error_frame(client: ClientFormat, message: &str) -> String {
 /// ended properly (its end marker, its finish reason, or an error event of
 /// its own). A passthrough stream without any was cut.
 #[must_use]
-pub fn stream_end_markers(format: ClientFormat) -> &'static [&'static str] {
-    match format {
-        ClientFormat::Openai => &[
+pub fn stream_end_markers(format: ClientFormat) -> &'static EndMarkers {
+    static OPENAI: LazyLock<EndMarkers> = LazyLock::new(|| {
+        EndMarkers::new(&[
             "[DONE]",
             "\"finish_reason\":\"",
             "\"finish_reason\": \"",
             "{\"error\"",
-        ],
-        ClientFormat::OpenaiResponses => &[
+        ])
+    });
+    static RESPONSES: LazyLock<EndMarkers> = LazyLock::new(|| {
+        EndMarkers::new(&[
             "response.completed",
             "response.incomplete",
             "response.failed",
             "event: error",
-        ],
-        ClientFormat::Anthropic => &["message_stop", "event: error"],
-        ClientFormat::Gemini => &["finishReason", "{\"error\""],
+        ])
+    });
+    static ANTHROPIC: LazyLock<EndMarkers> =
+        LazyLock::new(|| EndMarkers::new(&["message_stop", "event: error"]));
+    static GEMINI: LazyLock<EndMarkers> =
+        LazyLock::new(|| EndMarkers::new(&["finishReason", "{\"error\""]));
+    match format {
+        ClientFormat::Openai => &OPENAI,
+        ClientFormat::OpenaiResponses => &RESPONSES,
+        ClientFormat::Anthropic => &ANTHROPIC,
+        ClientFormat::Gemini => &GEMINI,
+    }
+}
+
+/// A stream format's end markers, each with its searcher built once: a
+/// searcher built per call (`memmem::find`) cost more than the rest of a
+/// streamed request's relay.
+pub struct EndMarkers {
+    finders: Vec<Finder<'static>>,
+    longest: usize,
+}
+
+impl EndMarkers {
+    /// Markers never hold a line feed, so none can span an event boundary
+    /// (callers rely on it to skip boundary checks).
+    fn new(markers: &[&'static str]) -> Self {
+        debug_assert!(markers.iter().all(|m| !m.is_empty() && !m.contains('\n')));
+        Self {
+            finders: markers.iter().map(|m| Finder::new(m.as_bytes())).collect(),
+            longest: markers.iter().map(|m| m.len()).max().unwrap_or(1),
+        }
+    }
+
+    /// Whether one of the markers is in `bytes`.
+    #[must_use]
+    pub fn found_in(&self, bytes: &[u8]) -> bool {
+        self.finders.iter().any(|f| f.find(bytes).is_some())
+    }
+
+    /// The longest marker's length.
+    #[must_use]
+    pub fn longest(&self) -> usize {
+        self.longest
+    }
+}
+
+impl std::fmt::Debug for EndMarkers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let needles: Vec<_> = self
+            .finders
+            .iter()
+            .map(|f| String::from_utf8_lossy(f.needle()))
+            .collect();
+        f.debug_list().entries(needles).finish()
     }
 }
 
@@ -156,6 +211,28 @@ pub fn excerpt(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn end_markers_hold_no_line_feed_and_are_found_where_they_are() {
+        for format in [
+            ClientFormat::Openai,
+            ClientFormat::OpenaiResponses,
+            ClientFormat::Anthropic,
+            ClientFormat::Gemini,
+        ] {
+            let markers = stream_end_markers(format);
+            for finder in &markers.finders {
+                let marker = finder.needle();
+                assert!(!marker.contains(&b'\n'), "{markers:?}");
+                assert!(marker.len() <= markers.longest());
+                let mut event = b"data: {\"x\":".to_vec();
+                event.extend_from_slice(marker);
+                event.extend_from_slice(b"}\n\n");
+                assert!(markers.found_in(&event), "{markers:?}");
+            }
+            assert!(!markers.found_in(b"data: {\"choices\":[]}\n\n"));
+        }
+    }
 
     #[test]
     fn each_format_error_is_read() {

@@ -81,6 +81,16 @@ pub(crate) fn last_object_start(bytes: &[u8], key: &JsonKey) -> Option<usize> {
         .last()
 }
 
+/// Whether every `key` in `bytes` has `null` for its value (also when there
+/// is none). Anything else, even a key whose value cannot be told here, is
+/// `false`: callers read those bytes the slow way.
+pub(crate) fn only_null_values(bytes: &[u8], key: &JsonKey) -> bool {
+    key.forward.find_iter(bytes).all(|quote| {
+        value_after_colon(bytes, quote + key.quoted_len())
+            .is_some_and(|at| bytes[at..].starts_with(b"null"))
+    })
+}
+
 /// The bytes of the object that is the value of the last `key` in `bytes`,
 /// when it is whole.
 pub(crate) fn last_object_of<'a>(bytes: &'a [u8], key: &JsonKey) -> Option<&'a [u8]> {

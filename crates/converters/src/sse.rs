@@ -55,6 +55,13 @@ impl SseParser {
         }
     }
 
+    /// Whether the parser is between events: nothing of an event or a line
+    /// held, so bytes can be skipped up to the next event's start.
+    #[must_use]
+    pub fn between_events(&self) -> bool {
+        self.line.is_empty() && !self.after_cr && !self.has_data && self.event.is_none()
+    }
+
     /// The stream ended: an event not yet terminated by a blank line is
     /// still delivered (some servers omit the final blank line).
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {

@@ -4,8 +4,8 @@
 //! stream parses only the events that carry a usage object.
 
 use crate::json_keys::{
-    last_object_of, last_object_start, string_end, value_start, JsonKey, CHOICES, MODEL,
-    MODEL_VERSION, USAGE, USAGE_METADATA,
+    last_object_of, last_object_start, only_null_values, string_end, value_start, JsonKey, CHOICES,
+    MODEL, MODEL_VERSION, USAGE, USAGE_METADATA,
 };
 use crate::sse::{SseEvent, SseParser};
 use crate::usage_counts::UsageCounts;
@@ -36,6 +36,8 @@ pub struct UsageScanner {
     format: ApiFormat,
     mode: Mode,
     reported: Reported,
+    /// The last chunk fed was whole events without a usage object.
+    skipped_last: bool,
 }
 
 #[derive(Debug)]
@@ -131,20 +133,41 @@ impl UsageScanner {
             format,
             mode,
             reported: Reported::default(),
+            skipped_last: false,
         }
     }
 
     /// Observes the next chunk of the answer.
     pub fn feed(&mut self, chunk: &Bytes) {
+        self.skipped_last = false;
         match &mut self.mode {
             Mode::Json(ends) => ends.feed(chunk),
             Mode::Sse { parser, events } => {
+                // Every event but one or two carries neither the model (once
+                // known) nor a usage object: a chunk of whole such events is
+                // not parsed, which was most of what telemetry added to a
+                // streamed request.
+                if self.reported.model.is_some()
+                    && parser.between_events()
+                    && ends_an_event(chunk)
+                    && holds_no_usage(chunk, self.format)
+                {
+                    self.skipped_last = true;
+                    return;
+                }
                 parser.feed(chunk, events);
                 for event in events.drain(..) {
                     observe_event(self.format, &event.data, &mut self.reported);
                 }
             }
         }
+    }
+
+    /// Whether the last chunk fed was found to be whole stream events
+    /// without a usage object (`false` when it was not looked at that way).
+    #[must_use]
+    pub fn last_chunk_holds_no_usage(&self) -> bool {
+        self.skipped_last
     }
 
     /// What the answer reported, once it has ended.
@@ -220,6 +243,20 @@ fn model_in(bytes: &[u8]) -> Option<String> {
         }
         serde_json::from_slice::<String>(&bytes[at..=end]).ok()
     })
+}
+
+/// Whether `bytes` holds no usage object of `format`: every usage key in
+/// them is `null` (OpenAI sends one in every chunk but the last once usage
+/// is asked for) or there is none.
+#[must_use]
+pub fn holds_no_usage(bytes: &[u8], format: ApiFormat) -> bool {
+    only_null_values(bytes, usage_key(format))
+}
+
+/// Whether stream bytes end where an event ends (with its blank line).
+#[must_use]
+pub fn ends_an_event(bytes: &[u8]) -> bool {
+    bytes.ends_with(b"\n\n") || bytes.ends_with(b"\n\r\n")
 }
 
 /// Whether an OpenAI Chat stream event is the usage-only chunk that
@@ -392,5 +429,88 @@ mod tests {
         assert!(!is_openai_usage_chunk(
             br#"{"id":"c","choices":[],"usage":null}"#
         ));
+    }
+
+    /// Events a stream may hold, in every shape the fast path has to tell
+    /// apart from the slow one.
+    const EVENTS: [&str; 8] = [
+        "data: {\"model\":\"gpt\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"usage\": null}\r\n\r\n",
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n",
+        "data: {\"choices\":[],\"usage\"\ndata: :{\"prompt_tokens\":7,\"completion_tokens\":8}}\n\n",
+        ": heartbeat\n\n",
+        "event: note\ndata: {\"text\":\"\\\"usage\\\":{}\"}\n\n",
+        "data: {\"model\":\"other\",\"choices\":[]}\n\n",
+        "data: [DONE]\n\n",
+    ];
+
+    #[test]
+    fn whole_events_without_usage_are_skipped_and_usage_events_read() {
+        let mut scanner = UsageScanner::new(ApiFormat::OpenaiCompatible, true);
+        for event in [EVENTS[0], EVENTS[1], EVENTS[1], EVENTS[2], EVENTS[7]] {
+            scanner.feed(&Bytes::from_static(event.as_bytes()));
+        }
+        let r = scanner.finish();
+        assert_eq!(
+            (
+                r.usage.input_tokens,
+                r.usage.output_tokens,
+                r.model.as_deref()
+            ),
+            (3, 4, Some("gpt"))
+        );
+        assert!(holds_no_usage(
+            EVENTS[0].as_bytes(),
+            ApiFormat::OpenaiCompatible
+        ));
+        assert!(holds_no_usage(
+            EVENTS[1].as_bytes(),
+            ApiFormat::OpenaiCompatible
+        ));
+        assert!(!holds_no_usage(
+            EVENTS[2].as_bytes(),
+            ApiFormat::OpenaiCompatible
+        ));
+        assert!(!holds_no_usage(
+            EVENTS[3].as_bytes(),
+            ApiFormat::OpenaiCompatible
+        ));
+        assert!(ends_an_event(EVENTS[1].as_bytes()) && !ends_an_event(b"data: x\n"));
+        let mut scanner = UsageScanner::new(ApiFormat::OpenaiCompatible, true);
+        let mut skipped = Vec::new();
+        for event in [EVENTS[0], EVENTS[1], EVENTS[2], EVENTS[7]] {
+            scanner.feed(&Bytes::from_static(event.as_bytes()));
+            skipped.push(scanner.last_chunk_holds_no_usage());
+        }
+        assert_eq!(
+            skipped,
+            [false, true, false, true],
+            "the model is read first"
+        );
+    }
+
+    proptest::proptest! {
+        /// Chunks cut anywhere, event ends included (where whole events are
+        /// skipped), report what reading byte by byte (never skipping) does.
+        #[test]
+        fn any_chunking_reports_what_byte_by_byte_reading_does(
+            picks in proptest::collection::vec(0..EVENTS.len(), 0..12),
+            cuts in proptest::collection::vec(proptest::bool::ANY, 0..12),
+            split in 0usize..400,
+        ) {
+            let events: Vec<&str> = picks.iter().map(|&i| EVENTS[i]).collect();
+            let body = events.concat();
+            let mut scanner = UsageScanner::new(ApiFormat::OpenaiCompatible, true);
+            // Event by event, some events cut in two.
+            for (event, cut) in events.iter().zip(cuts.iter().chain(std::iter::repeat(&false))) {
+                let at = if *cut { split % event.len() } else { event.len() };
+                scanner.feed(&Bytes::copy_from_slice(&event.as_bytes()[..at]));
+                scanner.feed(&Bytes::copy_from_slice(&event.as_bytes()[at..]));
+            }
+            proptest::prop_assert_eq!(
+                scanner.finish(),
+                scan(ApiFormat::OpenaiCompatible, true, &body, 1)
+            );
+        }
     }
 }

@@ -189,6 +189,14 @@ impl Exchange {
         }
     }
 
+    /// Whether the last upstream bytes were seen to be whole stream events
+    /// without a usage object.
+    pub fn last_chunk_holds_no_usage(&self) -> bool {
+        self.scanner
+            .as_ref()
+            .is_some_and(UsageScanner::last_chunk_holds_no_usage)
+    }
+
     /// Tags the response (request id) and takes its status.
     pub fn respond(&mut self, response: &mut HttpResponse) {
         self.status = response.status().as_u16();
@@ -400,6 +408,11 @@ impl<S> Metered<S> {
     /// Wraps `inner`.
     pub fn new(inner: S, exchange: Exchange) -> Self {
         Self { inner, exchange }
+    }
+
+    /// The exchange the bytes are shown to.
+    pub fn exchange(&self) -> &Exchange {
+        &self.exchange
     }
 }
 

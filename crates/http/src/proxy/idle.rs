@@ -33,6 +33,11 @@ impl<S> IdleTimeout<S> {
             done: false,
         }
     }
+
+    /// The stream watched.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S, E> Stream for IdleTimeout<S>

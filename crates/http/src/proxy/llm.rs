@@ -124,7 +124,7 @@ async fn forward(
     let mut strip_usage_chunk = false;
     if wants_usage {
         if let RequestBody::Bytes(bytes) = &body {
-            let (rewritten, model, added) = request_usage(bytes);
+            let (rewritten, model, added) = super::usage_request::request_usage(bytes);
             exchange.model(model.as_deref());
             strip_usage_chunk = added;
             if let Some(rewritten) = rewritten {
@@ -345,43 +345,4 @@ fn client_key_from_body(buf: Bytes) -> Result<(Option<String>, Bytes), Failure> 
     };
     let rewritten = serde_json::to_vec(&object).map_err(|e| Failure::BadBody(e.to_string()))?;
     Ok((Some(key), Bytes::from(rewritten)))
-}
-
-/// For a streamed OpenAI Chat request: the body asking for the usage chunk
-/// when the client did not (`None` when unchanged), the model, and whether
-/// the chunk was added on the client's behalf (so it is removed again).
-fn request_usage(body: &[u8]) -> (Option<Bytes>, Option<String>, bool) {
-    // Most requests are not streamed: those are left unparsed.
-    if !converters::json_keys::field_is_true(body, &converters::json_keys::STREAM) {
-        return (None, None, false);
-    }
-    let Ok(serde_json::Value::Object(mut object)) =
-        serde_json::from_slice::<serde_json::Value>(body)
-    else {
-        return (None, None, false);
-    };
-    let model = object
-        .get("model")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned);
-    let streamed = object.get("stream") == Some(&serde_json::Value::Bool(true));
-    let asked = object
-        .get("stream_options")
-        .and_then(|o| o.get("include_usage"))
-        == Some(&serde_json::Value::Bool(true));
-    if !streamed || asked {
-        return (None, model, false);
-    }
-    let options = object
-        .entry("stream_options")
-        .or_insert_with(|| serde_json::json!({}));
-    let serde_json::Value::Object(options) = options else {
-        // A malformed stream_options is the upstream's to refuse.
-        return (None, model, false);
-    };
-    options.insert("include_usage".to_owned(), serde_json::Value::Bool(true));
-    match serde_json::to_vec(&object) {
-        Ok(rewritten) => (Some(Bytes::from(rewritten)), model, true),
-        Err(_) => (None, model, false),
-    }
 }

@@ -14,6 +14,7 @@ pub mod probe;
 pub mod reprobe;
 pub mod upstream;
 mod usage_chunk;
+mod usage_request;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web::{Bytes, BytesMut};

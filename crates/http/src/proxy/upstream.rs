@@ -11,6 +11,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::web::{Bytes, Payload};
 use actix_web::HttpResponse;
 use awc::error::{ConnectError, SendRequestError};
+use converters::errors::EndMarkers;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -195,7 +196,7 @@ pub fn relay_sse(
     response: awc::ClientResponse,
     gone: Pin<Box<dyn Future<Output = ()>>>,
     idle: Duration,
-    end_markers: &'static [&'static str],
+    end_markers: &'static EndMarkers,
     error_frame: String,
     exchange: &mut Exchange,
     strip_usage_chunk: bool,
@@ -213,11 +214,7 @@ pub fn relay_sse(
             idle,
         ),
         strip: strip_usage_chunk.then(UsageChunkFilter::default),
-        watch: EndWatch {
-            markers: end_markers,
-            carry: Vec::new(),
-            ended: false,
-        },
+        watch: EndWatch::new(end_markers),
         error_frame: Some(error_frame),
     };
     builder.body(BodyStream::new(UntilClientGone::new(body, gone)))
@@ -249,9 +246,16 @@ impl futures_util::Stream for SseRelay {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(bytes))) => {
                 self.watch.observe(&bytes);
+                // The usage scanner has often just looked: not twice.
+                let no_usage = self.strip.is_some()
+                    && self
+                        .upstream
+                        .get_ref()
+                        .exchange()
+                        .last_chunk_holds_no_usage();
                 match &mut self.strip {
                     Some(filter) => {
-                        let kept = filter.feed(&bytes);
+                        let kept = filter.feed(&bytes, no_usage);
                         if kept.is_empty() {
                             // Nothing to send yet: ask for more.
                             cx.waker().wake_by_ref();
@@ -283,32 +287,42 @@ impl futures_util::Stream for SseRelay {
 
 /// Watches relayed bytes for a stream's end markers, across chunk boundaries.
 struct EndWatch {
-    markers: &'static [&'static str],
+    markers: &'static EndMarkers,
+    /// The stream's last bytes so far (a marker's length less one).
     carry: Vec<u8>,
     ended: bool,
 }
 
 impl EndWatch {
+    fn new(markers: &'static EndMarkers) -> Self {
+        Self {
+            markers,
+            carry: Vec::new(),
+            ended: false,
+        }
+    }
+
     fn observe(&mut self, bytes: &[u8]) {
-        if self.ended {
+        if self.ended || bytes.is_empty() {
             return;
         }
-        let keep = self.markers.iter().map(|m| m.len()).max().unwrap_or(1);
-        // A marker split across chunks: the carried tail plus this chunk's head.
-        let head = &bytes[..bytes.len().min(keep)];
-        self.carry.extend_from_slice(head);
-        // memmem, not a window compared at every position: that was a
-        // `memcmp` call per byte and marker, ~80 % of a streamed request's
-        // instructions.
-        let found = |haystack: &[u8]| {
-            self.markers
-                .iter()
-                .any(|m| memchr::memmem::find(haystack, m.as_bytes()).is_some())
-        };
-        self.ended = found(&self.carry) || found(bytes);
-        self.carry.clear();
+        let keep = self.markers.longest().saturating_sub(1);
+        // A marker split across chunks holds the last byte before the split
+        // and the first after; markers hold no line feed, so when either is
+        // one (chunks of whole events end with one) there is none to find.
+        let may_straddle = self.carry.last().is_some_and(|&b| b != b'\n') && bytes[0] != b'\n';
         self.carry
-            .extend_from_slice(&bytes[bytes.len().saturating_sub(keep)..]);
+            .extend_from_slice(&bytes[..bytes.len().min(keep)]);
+        self.ended =
+            (may_straddle && self.markers.found_in(&self.carry)) || self.markers.found_in(bytes);
+        // The stream's last bytes, however short the chunks.
+        if bytes.len() >= keep {
+            self.carry.clear();
+            self.carry.extend_from_slice(&bytes[bytes.len() - keep..]);
+        } else {
+            let excess = self.carry.len().saturating_sub(keep);
+            self.carry.drain(..excess);
+        }
     }
 }
 
@@ -349,11 +363,9 @@ mod tests {
     #[test]
     fn end_markers_are_seen_inside_a_chunk_and_across_chunks() {
         let watch = |chunks: &[&str]| {
-            let mut watch = EndWatch {
-                markers: &["[DONE]", "\"finish_reason\":\""],
-                carry: Vec::new(),
-                ended: false,
-            };
+            let mut watch = EndWatch::new(converters::errors::stream_end_markers(
+                domain::llm::ClientFormat::Openai,
+            ));
             for chunk in chunks {
                 watch.observe(chunk.as_bytes());
             }
@@ -364,6 +376,37 @@ mod tests {
         assert!(watch(&["{\"finish_reason\"", ":\"stop\"}"]));
         assert!(!watch(&["data: {\"a\":1}\n\n", "data: [DON"]), "cut short");
         assert!(!watch(&[]));
+        assert!(
+            watch(&["data: {}\n\n", "data: [DONE]\n\n"]),
+            "after a whole event"
+        );
+        assert!(
+            watch(&["data: {\"a\":1}\n\ndata: [", "D", "ONE]"]),
+            "over three chunks"
+        );
+        assert!(
+            !watch(&["data: [DO\n", "NE]\n\n"]),
+            "a line feed between the halves is no marker"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_chunking_finds_what_a_search_of_the_whole_stream_finds(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(b"[DONE]\n a".to_vec()), 0..60),
+            cuts in proptest::collection::vec(0usize..60, 0..8),
+        ) {
+            let markers = converters::errors::stream_end_markers(domain::llm::ClientFormat::Openai);
+            let mut cuts: Vec<usize> = cuts.into_iter().filter(|&c| c <= bytes.len()).collect();
+            cuts.extend([0, bytes.len()]);
+            cuts.sort_unstable();
+            let mut watch = EndWatch::new(markers);
+            for pair in cuts.windows(2) {
+                watch.observe(&bytes[pair[0]..pair[1]]);
+            }
+            proptest::prop_assert_eq!(watch.ended, markers.found_in(&bytes));
+        }
     }
 
     #[test]

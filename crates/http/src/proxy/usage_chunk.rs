@@ -3,6 +3,11 @@
 //! for byte. Works on whole events, so bytes wait for their event's end.
 
 use actix_web::web::Bytes;
+use converters::usage;
+use domain::ApiFormat;
+
+/// The only format whose stream has the chunk.
+const OPENAI: ApiFormat = ApiFormat::OpenaiCompatible;
 
 /// The filter of one relayed stream.
 #[derive(Default)]
@@ -12,9 +17,15 @@ pub(super) struct UsageChunkFilter {
 }
 
 impl UsageChunkFilter {
-    /// The bytes of `chunk` to relay now.
-    pub(super) fn feed(&mut self, chunk: &Bytes) -> Bytes {
+    /// The bytes of `chunk` to relay now; `no_usage`: the chunk is already
+    /// known to be whole events without a usage object.
+    pub(super) fn feed(&mut self, chunk: &Bytes, no_usage: bool) -> Bytes {
         if self.pending.is_empty() {
+            // Whole events without a usage object, as every chunk but one
+            // is, pass without being split into events.
+            if no_usage || (usage::ends_an_event(chunk) && usage::holds_no_usage(chunk, OPENAI)) {
+                return chunk.clone();
+            }
             if let Some(kept) = relayed_as_it_is(chunk) {
                 return kept;
             }
@@ -56,7 +67,7 @@ fn relayed_as_it_is(chunk: &Bytes) -> Option<Bytes> {
 
 fn is_usage_chunk(event: &[u8]) -> bool {
     let data = event.strip_prefix(b"data:").unwrap_or(event);
-    converters::usage::is_openai_usage_chunk(data)
+    usage::is_openai_usage_chunk(data)
 }
 
 /// Length of the first complete event (through its blank line, `\n\n` or
@@ -111,7 +122,7 @@ mod tests {
         let mut filter = UsageChunkFilter::default();
         let mut out = Vec::new();
         for chunk in chunks {
-            out.extend_from_slice(&filter.feed(&Bytes::copy_from_slice(chunk.as_bytes())));
+            out.extend_from_slice(&filter.feed(&Bytes::copy_from_slice(chunk.as_bytes()), false));
         }
         out.extend_from_slice(&filter.rest());
         String::from_utf8(out).unwrap_or_default()
@@ -139,16 +150,26 @@ mod tests {
     #[test]
     fn whole_events_without_the_usage_chunk_are_relayed_without_a_copy() {
         let chunk = Bytes::from_static(b"data: {\"choices\":[]}\n\ndata: [DONE]\n\n");
-        let relayed = UsageChunkFilter::default().feed(&chunk);
-        assert_eq!(relayed.as_ptr(), chunk.as_ptr(), "the same bytes, shared");
-        assert_eq!(relayed, chunk);
+        let kept = UsageChunkFilter::default().feed(&chunk, false);
+        assert_eq!(kept.as_ptr(), chunk.as_ptr(), "the same bytes, shared");
+        assert_eq!(kept, chunk);
+        // As OpenAI streams once usage is asked for: a null usage in every chunk.
+        let with_null = Bytes::from_static(b"data: {\"choices\":[{}],\"usage\":null}\n\n");
+        let kept = UsageChunkFilter::default().feed(&with_null, false);
+        assert_eq!(kept.as_ptr(), with_null.as_ptr());
+        let stream = [
+            "data: {\"choices\":[{}],\"usage\":null}\n\n",
+            USAGE,
+            "data: [DONE]\n\n",
+        ];
+        assert_eq!(relayed(&stream), format!("{}{}", stream[0], stream[2]));
     }
 
     #[test]
     fn an_unfinished_event_waits_and_is_kept_at_the_end() {
         let mut filter = UsageChunkFilter::default();
         assert!(filter
-            .feed(&Bytes::from_static(b"data: {\"a\":1}"))
+            .feed(&Bytes::from_static(b"data: {\"a\":1}"), false)
             .is_empty());
         assert_eq!(&filter.rest()[..], b"data: {\"a\":1}");
     }
