@@ -12,7 +12,6 @@ use crate::usage_counts::UsageCounts;
 use bytes::Bytes;
 use domain::chat::Usage;
 use domain::ApiFormat;
-use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
@@ -202,29 +201,23 @@ fn usage_key(format: ApiFormat) -> &'static JsonKey {
     }
 }
 
-/// One stream event: parsed only when it carries a usage object. Counts are
-/// cumulative in every format (Anthropic's `message_delta`, Gemini's chunks),
-/// so the largest seen is the total.
+/// One stream event: its usage object, when it carries one, is read as a
+/// JSON answer's is (the last one in the event: at the top in OpenAI's and
+/// Gemini's chunks, under `message` or `response` in Anthropic's and
+/// Responses' events), without parsing the rest. Counts are cumulative in
+/// every format (Anthropic's `message_delta`, Gemini's chunks), so the
+/// largest seen is the total.
 fn observe_event(format: ApiFormat, data: &str, reported: &mut Reported) {
     if reported.model.is_none() {
         reported.model = model_in(data.as_bytes());
     }
-    if last_object_of(data.as_bytes(), usage_key(format)).is_none() {
-        return;
-    }
-    let Ok(event) = serde_json::from_str::<Value>(data) else {
+    let Some(object) = last_object_of(data.as_bytes(), usage_key(format)) else {
         return;
     };
-    let key = usage_key(format).name();
-    let found = [&event[key], &event["message"][key], &event["response"][key]]
-        .into_iter()
-        .find(|v| v.is_object());
-    if let Some(value) = found {
-        let usage = UsageCounts::of_value(value, format);
-        let total = &mut reported.usage;
-        total.input_tokens = total.input_tokens.max(usage.input_tokens);
-        total.output_tokens = total.output_tokens.max(usage.output_tokens);
-    }
+    let usage = UsageCounts::of_leading(object, format);
+    let total = &mut reported.usage;
+    total.input_tokens = total.input_tokens.max(usage.input_tokens);
+    total.output_tokens = total.output_tokens.max(usage.output_tokens);
 }
 
 /// The value of the first `"model"` (or Gemini's `"modelVersion"`) string field.
