@@ -256,11 +256,7 @@ async fn forward(
                     response,
                     client_gone(req),
                     timeout,
-                    converters::errors::stream_end_markers(client_format),
-                    converters::errors::stream_error_frame(
-                        client_format,
-                        "the upstream stream was cut before it ended",
-                    ),
+                    client_format,
                     exchange,
                     strip_usage_chunk,
                 )

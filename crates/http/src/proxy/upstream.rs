@@ -12,6 +12,7 @@ use actix_web::web::{Bytes, Payload};
 use actix_web::HttpResponse;
 use awc::error::{ConnectError, SendRequestError};
 use converters::errors::EndMarkers;
+use domain::llm::ClientFormat;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -187,17 +188,19 @@ pub fn buffered(
     builder.body(body)
 }
 
+/// Said to a client whose stream the upstream cut.
+const CUT_SHORT: &str = "the upstream stream was cut before it ended";
+
 /// Relays a streamed SSE answer untouched. A stream that ends — cut by the
-/// network or closed early — before any of `end_markers` passed by gets
-/// `error_frame` (an error event in the client's format) as its last event
+/// network or closed early — before any of the end markers of `client`'s
+/// format passed by gets an error event in that format as its last event
 /// instead of a silent clean end.
 #[must_use]
 pub fn relay_sse(
     response: awc::ClientResponse,
     gone: Pin<Box<dyn Future<Output = ()>>>,
     idle: Duration,
-    end_markers: &'static EndMarkers,
-    error_frame: String,
+    client: ClientFormat,
     exchange: &mut Exchange,
     strip_usage_chunk: bool,
 ) -> HttpResponse {
@@ -214,8 +217,8 @@ pub fn relay_sse(
             idle,
         ),
         strip: strip_usage_chunk.then(UsageChunkFilter::default),
-        watch: EndWatch::new(end_markers),
-        error_frame: Some(error_frame),
+        watch: EndWatch::new(converters::errors::stream_end_markers(client)),
+        error_frame: Some(client),
     };
     builder.body(BodyStream::new(UntilClientGone::new(body, gone)))
 }
@@ -227,8 +230,19 @@ struct SseRelay {
     /// Removes the usage chunk the gateway asked for on the client's behalf.
     strip: Option<UsageChunkFilter>,
     watch: EndWatch,
-    /// Sent once, then the body ends.
-    error_frame: Option<String>,
+    /// The format of the error event sent once, when the stream breaks,
+    /// before the body ends (built then: most streams never need it).
+    error_frame: Option<ClientFormat>,
+}
+
+impl SseRelay {
+    /// The error event, once; `None` after.
+    fn error_event(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+        let client = self.error_frame.take()?;
+        Some(Ok(Bytes::from(converters::errors::stream_error_frame(
+            client, CUT_SHORT,
+        ))))
+    }
 }
 
 impl futures_util::Stream for SseRelay {
@@ -268,7 +282,7 @@ impl futures_util::Stream for SseRelay {
             }
             Poll::Ready(Some(Err(error))) => {
                 tracing::warn!(%error, "upstream stream cut after the first byte");
-                Poll::Ready(self.error_frame.take().map(|f| Ok(Bytes::from(f))))
+                Poll::Ready(self.error_event())
             }
             Poll::Ready(None) if self.watch.ended => {
                 self.error_frame = None;
@@ -279,7 +293,7 @@ impl futures_util::Stream for SseRelay {
             }
             Poll::Ready(None) => {
                 tracing::warn!("upstream stream ended before its end marker");
-                Poll::Ready(self.error_frame.take().map(|f| Ok(Bytes::from(f))))
+                Poll::Ready(self.error_event())
             }
         }
     }
