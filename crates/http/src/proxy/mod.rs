@@ -117,16 +117,28 @@ fn key_header(
 /// Reads the client's streamed body into memory, refusing more than `limit` bytes.
 async fn read_payload(mut payload: web::Payload, limit: usize) -> Result<Bytes, Failure> {
     use futures_util::StreamExt;
-    let mut buf = BytesMut::new();
+    // A body that arrives in one chunk (most do) is that chunk, shared with
+    // the connection's buffer; only a second chunk makes a copy.
+    let mut first: Option<Bytes> = None;
+    let mut joined = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
             chunk.map_err(|e| Failure::BadBody(format!("cannot read the request body: {e}")))?;
-        if buf.len() + chunk.len() > limit {
+        let held = first.as_ref().map_or(joined.len(), Bytes::len);
+        if held + chunk.len() > limit {
             return Err(Failure::BodyTooLarge(limit));
         }
-        buf.extend_from_slice(&chunk);
+        if first.is_none() && joined.is_empty() {
+            first = Some(chunk);
+            continue;
+        }
+        if let Some(first) = first.take() {
+            joined.reserve(first.len() + chunk.len());
+            joined.extend_from_slice(&first);
+        }
+        joined.extend_from_slice(&chunk);
     }
-    Ok(buf.freeze())
+    Ok(first.unwrap_or_else(|| joined.freeze()))
 }
 
 /// The client's body, streamed through, when it has one.
@@ -161,6 +173,44 @@ fn tag_key(response: &mut HttpResponse, expose: bool, key_id: KeyId) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `read_payload` over a body sent in `chunks`.
+    async fn read_chunks(chunks: &[&'static [u8]], limit: usize) -> Result<Bytes, Failure> {
+        use actix_web::FromRequest;
+        let (req, _) = actix_web::test::TestRequest::default().to_http_parts();
+        let items: Vec<Result<Bytes, actix_web::error::PayloadError>> =
+            chunks.iter().map(|c| Ok(Bytes::from_static(c))).collect();
+        let stream: std::pin::Pin<
+            Box<dyn futures_util::Stream<Item = Result<Bytes, actix_web::error::PayloadError>>>,
+        > = Box::pin(futures_util::stream::iter(items));
+        let mut dev = actix_web::dev::Payload::from(stream);
+        let payload = web::Payload::from_request(&req, &mut dev)
+            .await
+            .map_err(|e| Failure::BadBody(e.to_string()))?;
+        read_payload(payload, limit).await
+    }
+
+    #[actix_web::test]
+    async fn a_body_is_read_whole_however_it_is_chunked_and_within_its_limit() {
+        static ONE: &[u8] = b"{\"a\":1}";
+        let whole = read_chunks(&[ONE], 64).await.ok().unwrap_or_default();
+        assert_eq!(
+            whole.as_ptr(),
+            ONE.as_ptr(),
+            "one chunk is kept, not copied"
+        );
+        let joined = read_chunks(&[b"{\"a\"", b"", b":1}"], 64).await;
+        assert_eq!(joined.ok().as_deref(), Some(&b"{\"a\":1}"[..]));
+        assert_eq!(read_chunks(&[], 64).await.ok().as_deref(), Some(&b""[..]));
+        assert!(matches!(
+            read_chunks(&[b"0123", b"4567", b"8"], 8).await,
+            Err(Failure::BodyTooLarge(8))
+        ));
+        assert!(matches!(
+            read_chunks(&[b"012345678"], 8).await,
+            Err(Failure::BodyTooLarge(8))
+        ));
+    }
 
     #[test]
     fn paths_split_into_slug_and_tail_as_sent() {
