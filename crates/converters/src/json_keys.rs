@@ -84,10 +84,17 @@ pub(crate) fn last_object_start(bytes: &[u8], key: &JsonKey) -> Option<usize> {
 /// Whether every `key` in `bytes` has `null` for its value (also when there
 /// is none). Anything else, even a key whose value cannot be told here, is
 /// `false`: callers read those bytes the slow way.
+///
+/// A line break between the key and its value is `false` too: in a stream's
+/// raw bytes it may end an SSE line, and the value the event's data holds
+/// then comes from a later `data:` line.
 pub(crate) fn only_null_values(bytes: &[u8], key: &JsonKey) -> bool {
     key.forward.find_iter(bytes).all(|quote| {
-        value_after_colon(bytes, quote + key.quoted_len())
-            .is_some_and(|at| bytes[at..].starts_with(b"null"))
+        let after = quote + key.quoted_len();
+        value_after_colon(bytes, after).is_some_and(|at| {
+            bytes[at..].starts_with(b"null")
+                && memchr::memchr2(b'\n', b'\r', &bytes[after..at]).is_none()
+        })
     })
 }
 

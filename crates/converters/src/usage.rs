@@ -426,7 +426,7 @@ mod tests {
 
     /// Events a stream may hold, in every shape the fast path has to tell
     /// apart from the slow one.
-    const EVENTS: [&str; 8] = [
+    const EVENTS: [&str; 9] = [
         "data: {\"model\":\"gpt\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n",
         "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"usage\": null}\r\n\r\n",
         "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n",
@@ -435,6 +435,7 @@ mod tests {
         "event: note\ndata: {\"text\":\"\\\"usage\\\":{}\"}\n\n",
         "data: {\"model\":\"other\",\"choices\":[]}\n\n",
         "data: [DONE]\n\n",
+        "data: {\"choices\":[],\"usage\":\nnull\ndata: {\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n",
     ];
 
     #[test]
@@ -468,6 +469,10 @@ mod tests {
             EVENTS[3].as_bytes(),
             ApiFormat::OpenaiCompatible
         ));
+        assert!(
+            !holds_no_usage(EVENTS[8].as_bytes(), ApiFormat::OpenaiCompatible),
+            "a null on a line of its own is no SSE data"
+        );
         assert!(ends_an_event(EVENTS[1].as_bytes()) && !ends_an_event(b"data: x\n"));
         let mut scanner = UsageScanner::new(ApiFormat::OpenaiCompatible, true);
         let mut skipped = Vec::new();

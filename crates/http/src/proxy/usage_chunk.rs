@@ -70,8 +70,8 @@ fn is_usage_chunk(event: &[u8]) -> bool {
     usage::is_openai_usage_chunk(data)
 }
 
-/// Length of the first complete event (through its blank line, `\n\n` or
-/// `\r\n\r\n`), if any. Line feeds are found with memchr: a two-byte and a
+/// Length of the first complete event (through its blank line: `\n\n`,
+/// `\r\n\r\n` or `\n\r\n`), if any. Line feeds are found with memchr: a two-byte and a
 /// four-byte window compared at every position cost more than the rest of
 /// the relay.
 fn event_end(bytes: &[u8]) -> Option<usize> {
@@ -80,11 +80,8 @@ fn event_end(bytes: &[u8]) -> Option<usize> {
         let lf = from + found;
         match bytes.get(lf + 1) {
             Some(b'\n') => return Some(lf + 2),
-            Some(b'\r')
-                if lf > 0 && bytes[lf - 1] == b'\r' && bytes.get(lf + 2) == Some(&b'\n') =>
-            {
-                return Some(lf + 3);
-            }
+            // A blank line ended by CRLF, after a line ended by CRLF or LF.
+            Some(b'\r') if bytes.get(lf + 2) == Some(&b'\n') => return Some(lf + 3),
             _ => from = lf + 1,
         }
     }
@@ -95,13 +92,11 @@ fn event_end(bytes: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// The first end of `\n\n` or `\r\n\r\n`, found the plain way.
+    /// The first end of `\n\n` or `\n\r\n` (how `\r\n\r\n` ends), found
+    /// the plain way.
     fn event_end_by_windows(bytes: &[u8]) -> Option<usize> {
         let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-        let crlf = bytes
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|i| i + 4);
+        let crlf = bytes.windows(3).position(|w| w == b"\n\r\n").map(|i| i + 3);
         match (lf, crlf) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -143,6 +138,12 @@ mod tests {
                 "cut at {cut}"
             );
         }
+        let mixed = format!("data: {{\"choices\":[{{}}]}}\n\r\n{USAGE}{done}");
+        assert_eq!(
+            relayed(&[&mixed]),
+            format!("data: {{\"choices\":[{{}}]}}\n\r\n{done}"),
+            "a blank line ended by CRLF after an LF line ends the event"
+        );
         let crlf = whole.replace('\n', "\r\n");
         assert_eq!(relayed(&[&crlf]), expected.replace('\n', "\r\n"));
     }

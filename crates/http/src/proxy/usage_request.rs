@@ -137,6 +137,7 @@ mod tests {
             r#"{"model":"m","messages":[{"role":"user","content":"{\"stream\":true}"}]}"#,
             r#"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#,
             r#"{"model":"m","stream":"true"}"#,
+            r#"{"model":"m","metadata":{"stream":true}}"#,
             r#"[{"stream":true}]"#,
             "not json",
         ] {
