@@ -218,7 +218,7 @@ pub fn relay_sse(
         ),
         strip: strip_usage_chunk.then(UsageChunkFilter::default),
         watch: EndWatch::new(converters::errors::stream_end_markers(client)),
-        error_frame: Some(client),
+        error_event_format: Some(client),
     };
     builder.body(BodyStream::new(UntilClientGone::new(body, gone)))
 }
@@ -232,13 +232,13 @@ struct SseRelay {
     watch: EndWatch,
     /// The format of the error event sent once, when the stream breaks,
     /// before the body ends (built then: most streams never need it).
-    error_frame: Option<ClientFormat>,
+    error_event_format: Option<ClientFormat>,
 }
 
 impl SseRelay {
     /// The error event, once; `None` after.
     fn error_event(&mut self) -> Option<Result<Bytes, std::io::Error>> {
-        let client = self.error_frame.take()?;
+        let client = self.error_event_format.take()?;
         Some(Ok(Bytes::from(converters::errors::stream_error_frame(
             client, CUT_SHORT,
         ))))
@@ -253,7 +253,7 @@ impl futures_util::Stream for SseRelay {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
         use std::task::Poll;
-        let Some(_) = self.error_frame else {
+        let Some(_) = self.error_event_format else {
             return Poll::Ready(None);
         };
         match Pin::new(&mut self.upstream).poll_next(cx) {
@@ -285,7 +285,7 @@ impl futures_util::Stream for SseRelay {
                 Poll::Ready(self.error_event())
             }
             Poll::Ready(None) if self.watch.ended => {
-                self.error_frame = None;
+                self.error_event_format = None;
                 match self.strip.as_mut().map(UsageChunkFilter::rest) {
                     Some(rest) if !rest.is_empty() => Poll::Ready(Some(Ok(rest))),
                     _ => Poll::Ready(None),
