@@ -94,13 +94,9 @@ pub fn stream_error_frame(client: ClientFormat, message: &str) -> String {
 /// its own). A passthrough stream without any was cut.
 #[must_use]
 pub fn stream_end_markers(format: ClientFormat) -> &'static EndMarkers {
+    // Every OpenAI chunk holds `"finish_reason":null`; the last one a string.
     static OPENAI: LazyLock<EndMarkers> = LazyLock::new(|| {
-        EndMarkers::new(&[
-            "[DONE]",
-            "\"finish_reason\":\"",
-            "\"finish_reason\": \"",
-            "{\"error\"",
-        ])
+        EndMarkers::new(&["[DONE]", "{\"error\""]).with_string_key("\"finish_reason\"")
     });
     static RESPONSES: LazyLock<EndMarkers> = LazyLock::new(|| {
         EndMarkers::new(&[
@@ -127,8 +123,15 @@ pub fn stream_end_markers(format: ClientFormat) -> &'static EndMarkers {
 /// streamed request's relay.
 pub struct EndMarkers {
     finders: Vec<Finder<'static>>,
+    /// A quoted key that marks the end when its value is a string.
+    string_key: Option<Finder<'static>>,
     longest: usize,
 }
+
+/// What may follow a string-valued key before its value's quote (`: "`),
+/// counted into a marker's length so a key split across chunks is still
+/// read with its value.
+const KEY_VALUE_SLACK: usize = 3;
 
 impl EndMarkers {
     /// Markers never hold a line feed, so none can span an event boundary
@@ -137,14 +140,28 @@ impl EndMarkers {
         debug_assert!(markers.iter().all(|m| !m.is_empty() && !m.contains('\n')));
         Self {
             finders: markers.iter().map(|m| Finder::new(m.as_bytes())).collect(),
+            string_key: None,
             longest: markers.iter().map(|m| m.len()).max().unwrap_or(1),
         }
+    }
+
+    /// Also ends at `key` (quoted) with a string value: one search, where
+    /// each spacing of `"key":"` as a marker of its own was another.
+    fn with_string_key(mut self, key: &'static str) -> Self {
+        debug_assert!(key.starts_with('"') && key.ends_with('"') && !key.contains('\n'));
+        self.longest = self.longest.max(key.len() + KEY_VALUE_SLACK);
+        self.string_key = Some(Finder::new(key.as_bytes()));
+        self
     }
 
     /// Whether one of the markers is in `bytes`.
     #[must_use]
     pub fn found_in(&self, bytes: &[u8]) -> bool {
         self.finders.iter().any(|f| f.find(bytes).is_some())
+            || self.string_key.as_ref().is_some_and(|key| {
+                key.find_iter(bytes)
+                    .any(|at| string_value_follows(&bytes[at + key.needle().len()..]))
+            })
     }
 
     /// The longest marker's length.
@@ -154,11 +171,19 @@ impl EndMarkers {
     }
 }
 
+/// Whether `rest` starts with a colon and a string's opening quote, with at
+/// most one space between (the spellings upstreams send; a bounded length
+/// keeps a marker split across chunks findable).
+fn string_value_follows(rest: &[u8]) -> bool {
+    rest.starts_with(b":\"") || rest.starts_with(b": \"")
+}
+
 impl std::fmt::Debug for EndMarkers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let needles: Vec<_> = self
             .finders
             .iter()
+            .chain(&self.string_key)
             .map(|f| String::from_utf8_lossy(f.needle()))
             .collect();
         f.debug_list().entries(needles).finish()
@@ -232,6 +257,24 @@ mod tests {
             }
             assert!(!markers.found_in(b"data: {\"choices\":[]}\n\n"));
         }
+        let openai = stream_end_markers(ClientFormat::Openai);
+        for ended in [
+            r#"{"finish_reason":"stop"}"#,
+            r#"{"finish_reason": "length"}"#,
+            r#"{"finish_reason":null}{"finish_reason":"stop"}"#,
+        ] {
+            assert!(openai.found_in(ended.as_bytes()), "{ended}");
+        }
+        for going_on in [
+            r#"{"finish_reason":null}"#,
+            r#"{"finish_reason":"#,
+            r#"{"finish_reason" : "stop"}"#,
+            "{\"finish_reason\":\n\"stop\"}",
+            r#"{"text":"finish_reason"}"#,
+        ] {
+            assert!(!openai.found_in(going_on.as_bytes()), "{going_on}");
+        }
+        assert_eq!(openai.longest(), r#""finish_reason": ""#.len());
     }
 
     #[test]

@@ -407,10 +407,13 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn any_chunking_finds_what_a_search_of_the_whole_stream_finds(
-            bytes in proptest::collection::vec(
-                proptest::sample::select(b"[DONE]\n a".to_vec()), 0..60),
-            cuts in proptest::collection::vec(0usize..60, 0..8),
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "[", "DONE", "]", "\n", " ", "a", "\"finish_reason\"", ":", "\"", "null",
+                "{\"error\"",
+            ]), 0..24),
+            cuts in proptest::collection::vec(0usize..120, 0..8),
         ) {
+            let bytes = pieces.concat().into_bytes();
             let markers = converters::errors::stream_end_markers(domain::llm::ClientFormat::Openai);
             let mut cuts: Vec<usize> = cuts.into_iter().filter(|&c| c <= bytes.len()).collect();
             cuts.extend([0, bytes.len()]);
