@@ -125,6 +125,30 @@ fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Length of the first complete event in `bytes` (through its blank line:
+/// `\n\n`, or a CRLF blank line after an LF or CRLF line), if any: the
+/// byte-level view of event ends that the relay's fast paths share. A
+/// CR-only stream has none here and is left to [`SseParser`].
+#[must_use]
+pub fn event_end(bytes: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = memchr::memchr(b'\n', &bytes[from..]) {
+        let lf = from + found;
+        match bytes.get(lf + 1) {
+            Some(b'\n') => return Some(lf + 2),
+            Some(b'\r') if bytes.get(lf + 2) == Some(&b'\n') => return Some(lf + 3),
+            _ => from = lf + 1,
+        }
+    }
+    None
+}
+
+/// Whether `bytes` end where an event ends, as [`event_end`] finds ends.
+#[must_use]
+pub fn ends_an_event(bytes: &[u8]) -> bool {
+    bytes.ends_with(b"\n\n") || bytes.ends_with(b"\n\r\n")
+}
+
 /// Appends one event in SSE framing.
 pub fn write_event(out: &mut String, event: Option<&str>, data: &str) {
     if let Some(event) = event {
@@ -240,6 +264,25 @@ mod tests {
             }
             chunks.push(&bytes[from..]);
             proptest::prop_assert_eq!(parse_chunks(&chunks), parse_byte_by_byte(bytes));
+        }
+    }
+
+    /// The first end of `\n\n` or `\n\r\n` (how `\r\n\r\n` ends), found
+    /// the plain way.
+    fn event_end_by_windows(bytes: &[u8]) -> Option<usize> {
+        let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+        let crlf = bytes.windows(3).position(|w| w == b"\n\r\n").map(|i| i + 3);
+        match (lf, crlf) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn event_ends_are_found_as_by_plain_search(bytes in proptest::collection::vec(
+            proptest::sample::select(vec![b'\n', b'\r', b'a', b':']), 0..40)) {
+            proptest::prop_assert_eq!(event_end(&bytes), event_end_by_windows(&bytes));
         }
     }
 

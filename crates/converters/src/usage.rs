@@ -7,7 +7,7 @@ use crate::json_keys::{
     last_object_of, last_object_start, only_null_values, string_end, value_start, JsonKey, CHOICES,
     MODEL, MODEL_VERSION, USAGE, USAGE_METADATA,
 };
-use crate::sse::{SseEvent, SseParser};
+use crate::sse::{ends_an_event, SseEvent, SseParser};
 use crate::usage_counts::UsageCounts;
 use bytes::Bytes;
 use domain::chat::Usage;
@@ -244,12 +244,6 @@ fn model_in(bytes: &[u8]) -> Option<String> {
 #[must_use]
 pub fn holds_no_usage(bytes: &[u8], format: ApiFormat) -> bool {
     only_null_values(bytes, usage_key(format))
-}
-
-/// Whether stream bytes end where an event ends (with its blank line).
-#[must_use]
-pub fn ends_an_event(bytes: &[u8]) -> bool {
-    bytes.ends_with(b"\n\n") || bytes.ends_with(b"\n\r\n")
 }
 
 /// Whether an OpenAI Chat stream event is the usage-only chunk that

@@ -3,6 +3,7 @@
 //! for byte. Works on whole events, so bytes wait for their event's end.
 
 use actix_web::web::Bytes;
+use converters::sse::{ends_an_event, event_end};
 use converters::usage;
 use domain::ApiFormat;
 
@@ -23,11 +24,8 @@ impl UsageChunkFilter {
         if self.pending.is_empty() {
             // Whole events without a usage object, as every chunk but one
             // is, pass without being split into events.
-            if no_usage || (usage::ends_an_event(chunk) && usage::holds_no_usage(chunk, OPENAI)) {
+            if no_usage || (ends_an_event(chunk) && usage::holds_no_usage(chunk, OPENAI)) {
                 return chunk.clone();
-            }
-            if let Some(kept) = relayed_as_it_is(chunk) {
-                return kept;
             }
         }
         self.pending.extend_from_slice(chunk);
@@ -50,66 +48,14 @@ impl UsageChunkFilter {
     }
 }
 
-/// `chunk` itself, shared rather than copied, when it holds whole events and
-/// none is the usage chunk: every chunk of a stream but one, when the
-/// upstream sends whole events.
-fn relayed_as_it_is(chunk: &Bytes) -> Option<Bytes> {
-    let mut start = 0;
-    while start < chunk.len() {
-        let end = event_end(&chunk[start..])?;
-        if is_usage_chunk(&chunk[start..start + end]) {
-            return None;
-        }
-        start += end;
-    }
-    Some(chunk.clone())
-}
-
 fn is_usage_chunk(event: &[u8]) -> bool {
     let data = event.strip_prefix(b"data:").unwrap_or(event);
     usage::is_openai_usage_chunk(data)
 }
 
-/// Length of the first complete event (through its blank line: `\n\n`,
-/// `\r\n\r\n` or `\n\r\n`), if any. Line feeds are found with memchr: a two-byte and a
-/// four-byte window compared at every position cost more than the rest of
-/// the relay.
-fn event_end(bytes: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(found) = memchr::memchr(b'\n', &bytes[from..]) {
-        let lf = from + found;
-        match bytes.get(lf + 1) {
-            Some(b'\n') => return Some(lf + 2),
-            // A blank line ended by CRLF, after a line ended by CRLF or LF.
-            Some(b'\r') if bytes.get(lf + 2) == Some(&b'\n') => return Some(lf + 3),
-            _ => from = lf + 1,
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The first end of `\n\n` or `\n\r\n` (how `\r\n\r\n` ends), found
-    /// the plain way.
-    fn event_end_by_windows(bytes: &[u8]) -> Option<usize> {
-        let lf = bytes.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-        let crlf = bytes.windows(3).position(|w| w == b"\n\r\n").map(|i| i + 3);
-        match (lf, crlf) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn event_ends_are_found_as_by_plain_search(bytes in proptest::collection::vec(
-            proptest::sample::select(vec![b'\n', b'\r', b'a', b':']), 0..40)) {
-            proptest::prop_assert_eq!(event_end(&bytes), event_end_by_windows(&bytes));
-        }
-    }
 
     const USAGE: &str = "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":5}}\n\n";
 
