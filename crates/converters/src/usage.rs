@@ -35,6 +35,8 @@ pub struct UsageScanner {
     format: ApiFormat,
     mode: Mode,
     reported: Reported,
+    /// The model is still to be read (the caller may know it already).
+    wants_model: bool,
     /// The last chunk fed was whole events without a usage object.
     skipped_last: bool,
 }
@@ -54,6 +56,8 @@ enum Mode {
 /// holds them has to go.
 #[derive(Debug, Default)]
 struct JsonEnds {
+    /// The answer while it is one chunk, as most are: no deque to allocate.
+    only: Option<Bytes>,
     chunks: VecDeque<Bytes>,
     held: usize,
     /// Bytes of the answer no longer in `chunks`.
@@ -66,6 +70,14 @@ impl JsonEnds {
     fn feed(&mut self, chunk: &Bytes) {
         if chunk.is_empty() {
             return;
+        }
+        if self.held == 0 && self.dropped == 0 {
+            self.only = Some(chunk.clone());
+            self.held = chunk.len();
+            return;
+        }
+        if let Some(first) = self.only.take() {
+            self.chunks.push_back(first);
         }
         self.chunks.push_back(chunk.clone());
         self.held += chunk.len();
@@ -85,9 +97,8 @@ impl JsonEnds {
 
     /// The first bytes of the answer (up to `HEAD`).
     fn head(&self) -> Cow<'_, [u8]> {
-        if self.dropped == 0 && self.chunks.len() == 1 {
-            let first = &self.chunks[0];
-            return Cow::Borrowed(&first[..first.len().min(HEAD)]);
+        if let Some(only) = &self.only {
+            return Cow::Borrowed(&only[..only.len().min(HEAD)]);
         }
         let mut head = self.head.clone();
         // Chunks still held continue the head only when none was skipped.
@@ -105,6 +116,9 @@ impl JsonEnds {
 
     /// The held end of the answer, in one piece.
     fn tail(&self) -> Cow<'_, [u8]> {
+        if let Some(only) = &self.only {
+            return Cow::Borrowed(only);
+        }
         if self.chunks.len() == 1 {
             return Cow::Borrowed(&self.chunks[0]);
         }
@@ -132,8 +146,18 @@ impl UsageScanner {
             format,
             mode,
             reported: Reported::default(),
+            wants_model: true,
             skipped_last: false,
         }
+    }
+
+    /// A scanner that does not look for the model: the caller knows it
+    /// (from the request), so the answer is read for usage only —
+    /// [`Reported::model`] stays `None`.
+    #[must_use]
+    pub fn without_model(mut self) -> Self {
+        self.wants_model = false;
+        self
     }
 
     /// Observes the next chunk of the answer.
@@ -146,7 +170,7 @@ impl UsageScanner {
                 // known) nor a usage object: a chunk of whole such events is
                 // not parsed, which was most of what telemetry added to a
                 // streamed request.
-                if self.reported.model.is_some()
+                if !self.wants_model
                     && parser.between_events()
                     && ends_an_event(chunk)
                     && holds_no_usage(chunk, self.format)
@@ -156,7 +180,13 @@ impl UsageScanner {
                 }
                 parser.feed(chunk, events);
                 for event in events.drain(..) {
-                    observe_event(self.format, &event.data, &mut self.reported);
+                    observe_event(
+                        self.format,
+                        &event.data,
+                        self.wants_model,
+                        &mut self.reported,
+                    );
+                    self.wants_model &= self.reported.model.is_none();
                 }
             }
         }
@@ -174,7 +204,9 @@ impl UsageScanner {
     pub fn finish(mut self) -> Reported {
         match &mut self.mode {
             Mode::Json(ends) => {
-                self.reported.model = model_in(&ends.head());
+                if self.wants_model {
+                    self.reported.model = model_in(&ends.head());
+                }
                 let key = usage_key(self.format);
                 let tail = ends.tail();
                 if let Some(start) = last_object_start(&tail, key) {
@@ -184,7 +216,13 @@ impl UsageScanner {
             Mode::Sse { parser, events } => {
                 parser.finish(events);
                 for event in events.drain(..) {
-                    observe_event(self.format, &event.data, &mut self.reported);
+                    observe_event(
+                        self.format,
+                        &event.data,
+                        self.wants_model,
+                        &mut self.reported,
+                    );
+                    self.wants_model &= self.reported.model.is_none();
                 }
             }
         }
@@ -207,8 +245,8 @@ fn usage_key(format: ApiFormat) -> &'static JsonKey {
 /// Responses' events), without parsing the rest. Counts are cumulative in
 /// every format (Anthropic's `message_delta`, Gemini's chunks), so the
 /// largest seen is the total.
-fn observe_event(format: ApiFormat, data: &str, reported: &mut Reported) {
-    if reported.model.is_none() {
+fn observe_event(format: ApiFormat, data: &str, wants_model: bool, reported: &mut Reported) {
+    if wants_model && reported.model.is_none() {
         reported.model = model_in(data.as_bytes());
     }
     let Some(object) = last_object_of(data.as_bytes(), usage_key(format)) else {
@@ -481,6 +519,39 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_scanner_told_the_model_reads_usage_only_and_skips_from_the_start() {
+        let openai =
+            r#"{"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5}}"#;
+        for chunk in [1, 7, 4096] {
+            let mut scanner = UsageScanner::new(ApiFormat::OpenaiCompatible, false).without_model();
+            for piece in openai.as_bytes().chunks(chunk) {
+                scanner.feed(&Bytes::copy_from_slice(piece));
+            }
+            let r = scanner.finish();
+            assert_eq!(
+                (r.usage.input_tokens, r.usage.output_tokens, r.model),
+                (12, 5, None)
+            );
+        }
+        let mut scanner = UsageScanner::new(ApiFormat::OpenaiCompatible, true).without_model();
+        let mut skipped = Vec::new();
+        for event in [EVENTS[0], EVENTS[1], EVENTS[2], EVENTS[7]] {
+            scanner.feed(&Bytes::from_static(event.as_bytes()));
+            skipped.push(scanner.last_chunk_holds_no_usage());
+        }
+        assert_eq!(
+            skipped,
+            [true, true, false, true],
+            "no event is read for the model"
+        );
+        let r = scanner.finish();
+        assert_eq!(
+            (r.usage.input_tokens, r.usage.output_tokens, r.model),
+            (3, 4, None)
+        );
+    }
+
     proptest::proptest! {
         /// Chunks cut anywhere, event ends included (where whole events are
         /// skipped), report what reading byte by byte (never skipping) does.
@@ -489,20 +560,25 @@ mod tests {
             picks in proptest::collection::vec(0..EVENTS.len(), 0..12),
             cuts in proptest::collection::vec(proptest::bool::ANY, 0..12),
             split in 0usize..400,
+            model_known in proptest::bool::ANY,
         ) {
             let events: Vec<&str> = picks.iter().map(|&i| EVENTS[i]).collect();
             let body = events.concat();
             let mut scanner = UsageScanner::new(ApiFormat::OpenaiCompatible, true);
+            if model_known {
+                scanner = scanner.without_model();
+            }
             // Event by event, some events cut in two.
             for (event, cut) in events.iter().zip(cuts.iter().chain(std::iter::repeat(&false))) {
                 let at = if *cut { split % event.len() } else { event.len() };
                 scanner.feed(&Bytes::copy_from_slice(&event.as_bytes()[..at]));
                 scanner.feed(&Bytes::copy_from_slice(&event.as_bytes()[at..]));
             }
-            proptest::prop_assert_eq!(
-                scanner.finish(),
-                scan(ApiFormat::OpenaiCompatible, true, &body, 1)
-            );
+            let mut expected = scan(ApiFormat::OpenaiCompatible, true, &body, 1);
+            if model_known {
+                expected.model = None;
+            }
+            proptest::prop_assert_eq!(scanner.finish(), expected);
         }
     }
 }

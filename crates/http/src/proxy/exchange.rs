@@ -170,10 +170,17 @@ impl Exchange {
         self.ttfb = Some(self.started.elapsed());
     }
 
-    /// Tokens are read from the upstream's answer of `format` as it passes.
+    /// Tokens are read from the upstream's answer of `format` as it passes
+    /// (and the model, when the request did not name it: the request's
+    /// name is the one recorded, so the answer's is not looked for).
     pub fn scan(&mut self, format: ApiFormat, stream: bool) {
         if !self.done {
-            self.scanner = Some(UsageScanner::new(format, stream));
+            let scanner = UsageScanner::new(format, stream);
+            self.scanner = Some(if self.model.is_some() {
+                scanner.without_model()
+            } else {
+                scanner
+            });
         }
     }
 
