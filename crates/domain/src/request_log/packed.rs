@@ -156,12 +156,11 @@ impl RequestLogFields<'_> {
             clip(self.upstream_format.unwrap_or(""), SHORT_CHARS),
             clip(self.model.unwrap_or(""), MODEL_CHARS),
         ];
-        // One reservation for the record: the hot path appends a record
-        // per request.
+        // One reservation for the record, and its fixed part written into
+        // an array first (stores at known offsets, not a length check and
+        // an append per field): the hot path appends a record per request.
         out.reserve(HEADER + FIXED + texts.iter().map(|t| 2 + t.len()).sum::<usize>());
         let start = out.len();
-        out.extend_from_slice(&[0; HEADER]);
-        out.extend_from_slice(&self.at_ms.to_le_bytes());
         let present = [
             (self.service_id.is_some(), HAS_SERVICE_ID),
             (self.client_key_id.is_some(), HAS_CLIENT_KEY_ID),
@@ -174,20 +173,28 @@ impl RequestLogFields<'_> {
         ]
         .iter()
         .fold(0u8, |bits, &(on, bit)| if on { bits | bit } else { bits });
-        out.push(present);
-        out.extend_from_slice(&self.status.to_le_bytes());
-        out.extend_from_slice(&self.attempts.to_le_bytes());
+        let mut fixed = [0u8; HEADER + FIXED];
+        let mut at = TIME_AT;
+        let mut put = |bytes: &[u8]| {
+            fixed[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(&self.at_ms.to_le_bytes());
+        put(&[present]);
+        put(&self.status.to_le_bytes());
+        put(&self.attempts.to_le_bytes());
         for n in [
             self.latency_ms,
             self.ttfb_ms.unwrap_or(0),
             self.input_tokens,
             self.output_tokens,
         ] {
-            out.extend_from_slice(&n.to_le_bytes());
+            put(&n.to_le_bytes());
         }
         for id in [self.service_id, self.client_key_id, self.key_id] {
-            out.extend_from_slice(&id.unwrap_or(0).to_le_bytes());
+            put(&id.unwrap_or(0).to_le_bytes());
         }
+        out.extend_from_slice(&fixed);
         for text in texts {
             put_text(out, text);
         }
@@ -411,23 +418,34 @@ impl PackedBatch {
 }
 
 /// Packs records written by [`RequestLogFields::encode`] (any number, back
-/// to back) into batches, in time order (records of one flush come from
-/// several queue shards), numbering each batch's records from 0. Records
-/// after a damaged one are lost: the bytes come from this process, so that
-/// is a bug, not input.
+/// to back, in one or more `parts`) into batches, in time order (records of
+/// one flush come from several queue shards), numbering each batch's records
+/// from 0. A batch's bytes come from `spare` while it has buffers (emptied
+/// first): buffers reused from the last flush are memory already mapped,
+/// where fresh ones cost a page fault every 4 KiB. Records after a damaged
+/// one in its part are lost: the bytes come from this process, so that is a
+/// bug, not input.
 ///
 /// # Errors
-/// The batches packed before the damage, and where it was.
-pub fn pack(encoded: &[u8]) -> Result<Vec<PackedBatch>, (Vec<PackedBatch>, DamagedBatch)> {
-    // Room for as many records as the bytes could hold, and below for each
-    // batch's bytes: grown by doubling, a batch was copied about once more
-    // in all, which showed in what the request log costs per request.
-    let mut in_order = Vec::with_capacity(encoded.len() / (HEADER + FIXED));
+/// The batches packed, without the damaged part's rest, and where the
+/// damage was.
+pub fn pack<'a>(
+    parts: impl IntoIterator<Item = &'a [u8]>,
+    spare: &mut Vec<Vec<u8>>,
+) -> Result<Vec<PackedBatch>, (Vec<PackedBatch>, DamagedBatch)> {
+    let mut in_order = Vec::new();
     let mut damage = None;
-    for record in records(encoded) {
-        match record {
-            Ok(record) => in_order.push(record),
-            Err(at) => damage = Some(at),
+    for part in parts {
+        // Room for as many records as the bytes could hold, and below for
+        // each batch's bytes: grown by doubling, a batch was copied about
+        // once more in all, which showed in what the request log costs per
+        // request.
+        in_order.reserve(part.len() / (HEADER + FIXED));
+        for record in records(part) {
+            match record {
+                Ok(record) => in_order.push(record),
+                Err(at) => damage = Some(at),
+            }
         }
     }
     in_order.sort_by_key(|record| record.at_ms); // stable: ties keep queue order
@@ -438,8 +456,12 @@ pub fn pack(encoded: &[u8]) -> Result<Vec<PackedBatch>, (Vec<PackedBatch>, Damag
             .last()
             .is_none_or(|b| b.bytes.len() >= BATCH_BYTES || b.rows >= u32::from(u16::MAX));
         if full {
+            let room = left.min(BATCH_BYTES + BATCH_SLACK);
+            let mut bytes = spare.pop().unwrap_or_default();
+            bytes.clear();
+            bytes.reserve(room);
             batches.push(PackedBatch {
-                bytes: Vec::with_capacity(left.min(BATCH_BYTES + BATCH_SLACK)),
+                bytes,
                 ..PackedBatch::default()
             });
         }
@@ -465,7 +487,7 @@ pub fn pack_entries(entries: &[RequestLogEntry]) -> Vec<PackedBatch> {
         entry.fields().encode(&mut encoded);
     }
     // Freshly encoded records always decode.
-    pack(&encoded).unwrap_or_else(|(batches, _)| batches)
+    pack([encoded.as_slice()], &mut Vec::new()).unwrap_or_else(|(batches, _)| batches)
 }
 
 #[cfg(test)]
@@ -616,12 +638,38 @@ mod tests {
             e.request_id = format!("{n}-{position}");
             e.fields().encode(&mut encoded);
         }
-        let batches = pack(&encoded).unwrap_or_default();
+        let batches = pack([encoded.as_slice()], &mut Vec::new()).unwrap_or_default();
         let rows = decoded(&batches[0], 1);
         let times: Vec<i64> = rows.iter().map(|r| unix_millis(&r.time)).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
         let ids: Vec<&str> = rows.iter().map(|r| r.request_id.as_str()).collect();
         assert_eq!(ids, ["1-1", "1-3", "2-2", "3-0"], "ties keep queue order");
+    }
+
+    #[test]
+    fn parts_are_packed_together_into_spare_buffers() {
+        let mut parts = [Vec::new(), Vec::new()];
+        for n in 0..6u32 {
+            entry(n).fields().encode(&mut parts[(n % 2) as usize]);
+        }
+        let mut spare = vec![b"stale bytes".to_vec()];
+        let batches = pack(parts.iter().map(Vec::as_slice), &mut spare).unwrap_or_default();
+        assert!(spare.is_empty(), "the spare buffer was taken");
+        assert_eq!(batches.len(), 1);
+        let ids: Vec<String> = decoded(&batches[0], 1)
+            .into_iter()
+            .map(|e| e.request_id)
+            .collect();
+        assert_eq!(
+            ids,
+            ["req-0", "req-1", "req-2", "req-3", "req-4", "req-5"],
+            "in time order across parts, the spare's old bytes gone"
+        );
+        // Reserving may move a small buffer; a large enough one stays put.
+        let mut spare = vec![Vec::with_capacity(BATCH_BYTES + BATCH_SLACK)];
+        let reused_large = spare[0].as_ptr();
+        let batches = pack(parts.iter().map(Vec::as_slice), &mut spare).unwrap_or_default();
+        assert_eq!(batches[0].bytes.as_ptr(), reused_large);
     }
 
     #[test]
