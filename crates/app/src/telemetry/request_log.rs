@@ -38,6 +38,9 @@ struct Shard {
     rows: usize,
 }
 
+/// Spare bytes always kept, however little the last flush needed.
+const SPARE_FLOOR: usize = 64 * 1024;
+
 /// Buffers a flush leaves for the next: shard buffers swapped in for the
 /// ones taken, and batch buffers. Memory reused is memory already mapped;
 /// fresh buffers each interval cost the proxy a page fault every 4 KiB
@@ -50,12 +53,12 @@ pub(crate) struct Spares {
 
 impl Spares {
     /// Keeps `buffers` for the next flush, emptied, except what exceeds
-    /// twice this flush's need (`used` bytes): a burst's memory is not held
-    /// past the flush after it.
+    /// four times this flush's need (`used` bytes) and [`SPARE_FLOOR`]: a
+    /// burst's memory is not held past the flush after it.
     fn keep(pool: &mut Vec<Vec<u8>>, buffers: impl IntoIterator<Item = Vec<u8>>, used: usize) {
         let mut held: usize = pool.iter().map(Vec::capacity).sum();
         for mut buffer in buffers {
-            if held + buffer.capacity() > 2 * used {
+            if held + buffer.capacity() > 4 * used + SPARE_FLOOR {
                 continue;
             }
             held += buffer.capacity();
@@ -333,10 +336,10 @@ mod tests {
     }
 
     #[test]
-    fn spares_beyond_twice_the_need_are_let_go() {
+    fn spares_beyond_the_need_are_let_go() {
         let mut pool = Vec::new();
-        let buffers = [100, 100, 100, 1000].map(Vec::<u8>::with_capacity);
-        Spares::keep(&mut pool, buffers, 150);
+        let buffers = [100, 100, 100, SPARE_FLOOR + 1000].map(Vec::<u8>::with_capacity);
+        Spares::keep(&mut pool, buffers, 100);
         let kept: Vec<usize> = pool.iter().map(Vec::capacity).collect();
         assert_eq!(kept, [100, 100, 100], "the burst-sized buffer is let go");
     }

@@ -11,16 +11,28 @@
 //! ([`row_id`]), so ids grow with insertion order and stay put when older
 //! rows of the same batch are pruned.
 //!
-//! Record layout, little-endian: `u16` index, `u16` length of the rest,
-//! `i64` time (Unix ms), `u8` presence bits, `u16` status, `u32` attempts,
-//! `u64` latency, ttfb, input and output tokens, `i64` service, client-key
-//! and key ids, then seven texts as `u16` length and UTF-8 bytes (request
-//! id, service, client key, key hint, client format, upstream format,
-//! model).
+//! Record layout, little-endian: `u16` index, `u16` body length (its top
+//! bit set: the compact layout below), `i64` time (Unix ms), `u8` presence
+//! bits, `u16` status — at fixed places, so filters read them in place —
+//! then, in the compact layout ([`RequestLogFields::encode`]), a `u8` of packing bits,
+//! LEB128 varints for attempts, latency, ttfb (when present), input and
+//! output tokens and the ids present (zigzag), and the texts present as a
+//! varint length and UTF-8 (request id — 16 raw bytes when it is 32
+//! lowercase hex digits, as generated ones are —, service, client key, key
+//! hint, client format, upstream format — one byte when a known name —,
+//! model): ≈ 80 bytes for a typical request instead of ≈ 170. Records
+//! written before it (top bit clear) keep their layout and are still read:
+//! `u32` attempts, `u64` latency, ttfb, input and output tokens, `i64` ids,
+//! then all seven texts as `u16` length and UTF-8.
 
 use super::{first_chars as clip, RequestLogEntry};
 use crate::time_fmt::{from_unix_millis, unix_millis};
 use crate::{ClientKeyId, ConfigId, KeyId};
+
+mod decode;
+mod encode;
+
+pub use decode::Labels;
 
 /// A batch grows until it holds this many bytes (one more record may follow,
 /// so a batch stays below MySQL's 64 KiB `BLOB`).
@@ -32,12 +44,20 @@ const BATCH_SLACK: usize = 1024;
 
 /// Header bytes before the record's body: index and body length.
 const HEADER: usize = 4;
-/// Body bytes before the texts.
-const FIXED: usize = 8 + 1 + 2 + 4 + 8 * 4 + 8 * 3;
+/// The body length's bit that marks the compact layout.
+const COMPACT: u16 = 1 << 15;
+/// Body bytes before the varints, in the compact layout.
+const COMPACT_FIXED: usize = 8 + 1 + 2 + 1;
+/// Body bytes before the texts, in the layout before the compact one.
+const LEGACY_FIXED: usize = 8 + 1 + 2 + 4 + 8 * 4 + 8 * 3;
 /// Where the time sits in a record.
 const TIME_AT: usize = HEADER;
 /// Where the status sits in a record (after the time and the presence bits).
 const STATUS_AT: usize = TIME_AT + 8 + 1;
+/// Where the packing bits sit in a compact record.
+const PACKING_AT: usize = STATUS_AT + 2;
+/// Bytes a flush's records take on average, for reserving room ahead.
+const TYPICAL_RECORD: usize = 80;
 
 const HAS_SERVICE_ID: u8 = 1;
 const HAS_CLIENT_KEY_ID: u8 = 1 << 1;
@@ -136,74 +156,6 @@ impl RequestLogEntry {
     }
 }
 
-fn put_text(out: &mut Vec<u8>, text: &str) {
-    // Clipped to at most 128 characters of 4 bytes: always fits.
-    let len = u16::try_from(text.len()).unwrap_or(u16::MAX);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&text.as_bytes()[..usize::from(len)]);
-}
-
-impl RequestLogFields<'_> {
-    /// Appends this row's record to `out` (index 0: batches number their
-    /// records when they are packed).
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        let texts = [
-            clip(self.request_id, REQUEST_ID_CHARS),
-            clip(self.service, SERVICE_CHARS),
-            clip(self.client_key, CLIENT_KEY_CHARS),
-            clip(self.key_hint.unwrap_or(""), SHORT_CHARS),
-            clip(self.client_format.unwrap_or(""), SHORT_CHARS),
-            clip(self.upstream_format.unwrap_or(""), SHORT_CHARS),
-            clip(self.model.unwrap_or(""), MODEL_CHARS),
-        ];
-        // One reservation for the record, and its fixed part written into
-        // an array first (stores at known offsets, not a length check and
-        // an append per field): the hot path appends a record per request.
-        out.reserve(HEADER + FIXED + texts.iter().map(|t| 2 + t.len()).sum::<usize>());
-        let start = out.len();
-        let present = [
-            (self.service_id.is_some(), HAS_SERVICE_ID),
-            (self.client_key_id.is_some(), HAS_CLIENT_KEY_ID),
-            (self.key_id.is_some(), HAS_KEY_ID),
-            (self.key_hint.is_some(), HAS_KEY_HINT),
-            (self.client_format.is_some(), HAS_CLIENT_FORMAT),
-            (self.upstream_format.is_some(), HAS_UPSTREAM_FORMAT),
-            (self.model.is_some(), HAS_MODEL),
-            (self.ttfb_ms.is_some(), HAS_TTFB),
-        ]
-        .iter()
-        .fold(0u8, |bits, &(on, bit)| if on { bits | bit } else { bits });
-        let mut fixed = [0u8; HEADER + FIXED];
-        let mut at = TIME_AT;
-        let mut put = |bytes: &[u8]| {
-            fixed[at..at + bytes.len()].copy_from_slice(bytes);
-            at += bytes.len();
-        };
-        put(&self.at_ms.to_le_bytes());
-        put(&[present]);
-        put(&self.status.to_le_bytes());
-        put(&self.attempts.to_le_bytes());
-        for n in [
-            self.latency_ms,
-            self.ttfb_ms.unwrap_or(0),
-            self.input_tokens,
-            self.output_tokens,
-        ] {
-            put(&n.to_le_bytes());
-        }
-        for id in [self.service_id, self.client_key_id, self.key_id] {
-            put(&id.unwrap_or(0).to_le_bytes());
-        }
-        out.extend_from_slice(&fixed);
-        for text in texts {
-            put_text(out, text);
-        }
-        // Seven texts of at most 512 bytes: the body always fits a u16.
-        let body = u16::try_from(out.len() - start - HEADER).unwrap_or(u16::MAX);
-        out[start + 2..start + HEADER].copy_from_slice(&body.to_le_bytes());
-    }
-}
-
 /// A batch's bytes do not decode (a damaged row in the database).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a packed request-log batch is damaged at byte {offset}")]
@@ -243,9 +195,15 @@ fn record_at(bytes: &[u8], offset: usize) -> Result<Record<'_>, DamagedBatch> {
     let damaged = DamagedBatch { offset };
     let rest = bytes.get(offset..).ok_or(damaged)?;
     let index = u16::from_le_bytes(array(rest, 0).ok_or(damaged)?);
-    let body = usize::from(u16::from_le_bytes(array(rest, 2).ok_or(damaged)?));
+    let length = u16::from_le_bytes(array(rest, 2).ok_or(damaged)?);
+    let body = usize::from(length & !COMPACT);
     let record = rest.get(..HEADER + body).ok_or(damaged)?;
-    if body < FIXED {
+    let fixed = if length & COMPACT == 0 {
+        LEGACY_FIXED
+    } else {
+        COMPACT_FIXED
+    };
+    if body < fixed {
         return Err(damaged);
     }
     let at_ms = i64::from_le_bytes(array(record, TIME_AT).ok_or(damaged)?);
@@ -260,115 +218,10 @@ fn array<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
     bytes.get(at..at + N)?.try_into().ok()
 }
 
-/// Reads a record's fields in order.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let value = array(self.bytes, self.at)?;
-        self.at += N;
-        Some(value)
-    }
-    fn u64(&mut self) -> Option<u64> {
-        self.take().map(u64::from_le_bytes)
-    }
-    fn i64(&mut self) -> Option<i64> {
-        self.take().map(i64::from_le_bytes)
-    }
-    fn text(&mut self) -> Option<&'a str> {
-        let len = usize::from(u16::from_le_bytes(self.take()?));
-        let text = self.bytes.get(self.at..self.at + len)?;
-        self.at += len;
-        std::str::from_utf8(text).ok()
-    }
-}
-
-/// What the request log's filters test, read from a record in place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Labels<'a> {
-    /// Status sent to the client.
-    pub status: u16,
-    /// Service slug.
-    pub service: &'a str,
-    /// Client key name.
-    pub client_key: &'a str,
-}
-
-impl<'a> Record<'a> {
-    /// The record's status, service and client key, without decoding the
-    /// rest (a filtered listing skips most rows: they cost no allocation);
-    /// `None` when they do not decode.
-    #[must_use]
-    pub fn labels(&self) -> Option<Labels<'a>> {
-        let status = u16::from_le_bytes(array(self.bytes, STATUS_AT)?);
-        let mut r = Reader {
-            bytes: self.bytes,
-            at: HEADER + FIXED,
-        };
-        r.text()?; // the request id
-        Some(Labels {
-            status,
-            service: r.text()?,
-            client_key: r.text()?,
-        })
-    }
-}
-
 impl Record<'_> {
-    /// The row, with id [`row_id`]`(batch_id, index)`.
-    ///
-    /// # Errors
-    /// The record does not decode.
-    pub fn decode(&self, batch_id: i64) -> Result<RequestLogEntry, DamagedBatch> {
-        self.read(batch_id).ok_or(DamagedBatch { offset: 0 })
-    }
-
-    fn read(&self, batch_id: i64) -> Option<RequestLogEntry> {
-        let mut r = Reader {
-            bytes: self.bytes,
-            at: TIME_AT + 8,
-        };
-        let [present] = r.take::<1>()?;
-        let has = |bit: u8| present & bit != 0;
-        let status = u16::from_le_bytes(r.take()?);
-        let attempts = u32::from_le_bytes(r.take()?);
-        let (latency_ms, ttfb_ms) = (r.u64()?, r.u64()?);
-        let (input_tokens, output_tokens) = (r.u64()?, r.u64()?);
-        let (service_id, client_key_id, key_id) = (r.i64()?, r.i64()?, r.i64()?);
-        let request_id = r.text()?.to_owned();
-        let service = r.text()?.to_owned();
-        let client_key = r.text()?.to_owned();
-        let mut optional = |bit: u8| -> Option<Option<String>> {
-            let text = r.text()?;
-            Some(has(bit).then(|| text.to_owned()))
-        };
-        let key_hint = optional(HAS_KEY_HINT)?;
-        let client_format = optional(HAS_CLIENT_FORMAT)?;
-        let upstream_format = optional(HAS_UPSTREAM_FORMAT)?;
-        let model = optional(HAS_MODEL)?;
-        Some(RequestLogEntry {
-            id: row_id(batch_id, self.index),
-            time: from_unix_millis(self.at_ms),
-            request_id,
-            service_id: has(HAS_SERVICE_ID).then_some(service_id),
-            service,
-            client_key_id: has(HAS_CLIENT_KEY_ID).then_some(client_key_id),
-            client_key,
-            key_id: has(HAS_KEY_ID).then_some(key_id),
-            key_hint,
-            client_format,
-            upstream_format,
-            model,
-            status,
-            attempts,
-            latency_ms,
-            ttfb_ms: has(HAS_TTFB).then_some(ttfb_ms),
-            input_tokens,
-            output_tokens,
-        })
+    /// Whether the record has the compact layout.
+    fn is_compact(&self) -> bool {
+        array(self.bytes, 2).is_some_and(|length| u16::from_le_bytes(length) & COMPACT != 0)
     }
 }
 
@@ -440,7 +293,7 @@ pub fn pack<'a>(
         // each batch's bytes: grown by doubling, a batch was copied about
         // once more in all, which showed in what the request log costs per
         // request.
-        in_order.reserve(part.len() / (HEADER + FIXED));
+        in_order.reserve(part.len() / TYPICAL_RECORD);
         for record in records(part) {
             match record {
                 Ok(record) => in_order.push(record),
@@ -517,6 +370,14 @@ mod tests {
         }
     }
 
+    /// Where `text` starts in `bytes`.
+    fn text_at(bytes: &[u8], text: &[u8]) -> usize {
+        bytes
+            .windows(text.len())
+            .position(|w| w == text)
+            .unwrap_or(0)
+    }
+
     fn decoded(batch: &PackedBatch, batch_id: i64) -> Vec<RequestLogEntry> {
         records(&batch.bytes)
             .map(|r| r.and_then(|r| r.decode(batch_id)))
@@ -568,7 +429,7 @@ mod tests {
             .collect();
         assert_eq!(statuses, [429, 429, 429, 502]);
         let mut bad_text = batch.bytes.clone();
-        bad_text[HEADER + FIXED + 2] = 0xFF; // the request id is not UTF-8
+        bad_text[text_at(&batch.bytes, b"req-0")] = 0xFF; // the request id is not UTF-8
         let first = records(&bad_text).next().and_then(Result::ok);
         assert!(first.is_some_and(|r| r.labels().is_none()));
     }
@@ -624,8 +485,7 @@ mod tests {
         bad[2] = 1; // a body shorter than its fixed part
         assert_eq!(records(&bad).next(), Some(Err(DamagedBatch { offset: 0 })));
         let mut bad_text = batch.bytes.clone();
-        let text_at = HEADER + FIXED + 2;
-        bad_text[text_at] = 0xFF; // not UTF-8
+        bad_text[text_at(&batch.bytes, b"req-1")] = 0xFF; // not UTF-8
         let first = records(&bad_text).next().and_then(Result::ok);
         assert!(first.is_some_and(|r| r.decode(1).is_err()));
     }
