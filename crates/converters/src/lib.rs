@@ -10,6 +10,7 @@ pub mod errors;
 pub mod gemini;
 mod json;
 pub mod json_keys;
+pub mod json_members;
 pub mod models;
 pub mod openai_chat;
 pub mod responses;
