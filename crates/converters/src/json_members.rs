@@ -5,11 +5,13 @@
 //! conversations; the walk spends most of its time in `memchr2` over string
 //! contents.
 //!
-//! The walk checks structure — closed strings, balanced brackets, colons and
-//! commas where the top level needs them — not everything JSON requires of
-//! the values it steps over (number syntax, control characters, UTF-8).
-//! Callers use what it finds only when it is plain and read anything else
-//! with serde.
+//! The walk checks the structure — closed strings with JSON's escapes,
+//! brackets closed by their kind, colons and commas, literals and numbers —
+//! but not what is inside strings: a raw control character or bytes that
+//! are not UTF-8 there pass, where serde would refuse the document. Callers
+//! use what it finds only when it is plain and read anything else with
+//! serde; the one difference left is such a document, which its upstream
+//! refuses either way.
 
 use crate::json_keys::quote_or_escape;
 
@@ -49,6 +51,14 @@ impl Walk<'_> {
                 self.at = found + 1;
                 return Some(escaped);
             }
+            // Only JSON's escapes (a `\u` is followed by its digits, which
+            // the search steps over as text).
+            if !matches!(
+                self.bytes.get(found + 1)?,
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' | b'u'
+            ) {
+                return None;
+            }
             escaped = true;
             at = found + 2;
         }
@@ -59,31 +69,49 @@ impl Walk<'_> {
         match self.peek()? {
             b'"' => self.string().map(drop),
             b'{' | b'[' => self.nested(),
-            _ => {
-                let start = self.at;
-                while let Some(b) = self.bytes.get(self.at) {
-                    if matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
-                        break;
-                    }
-                    self.at += 1;
-                }
-                (self.at > start).then_some(())
-            }
+            _ => self.scalar(),
         }
     }
 
-    /// Past an object or array, counting brackets outside strings.
+    /// Past `true`, `false`, `null` or a number.
+    fn scalar(&mut self) -> Option<()> {
+        let start = self.at;
+        while let Some(b) = self.bytes.get(self.at) {
+            if matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                break;
+            }
+            self.at += 1;
+        }
+        let token = &self.bytes[start..self.at];
+        (matches!(token, b"true" | b"false" | b"null") || is_number(token)).then_some(())
+    }
+
+    /// Past an object or array: strings stepped over, each closing bracket
+    /// matched with its opening one (up to 64 levels deep, which requests
+    /// do not reach; deeper is left to serde).
     fn nested(&mut self) -> Option<()> {
-        let mut depth = 0usize;
+        // One bit a level: set for an object, clear for an array.
+        let mut objects = 0u64;
+        let mut depth = 0u32;
         loop {
             match *self.bytes.get(self.at)? {
                 b'"' => {
                     self.string()?;
                     continue;
                 }
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth = depth.checked_sub(1)?;
+                open @ (b'{' | b'[') => {
+                    if depth == 64 {
+                        return None;
+                    }
+                    objects = (objects << 1) | u64::from(open == b'{');
+                    depth += 1;
+                }
+                close @ (b'}' | b']') => {
+                    if depth == 0 || (objects & 1 == 1) != (close == b'}') {
+                        return None;
+                    }
+                    objects >>= 1;
+                    depth -= 1;
                     if depth == 0 {
                         self.at += 1;
                         return Some(());
@@ -94,6 +122,36 @@ impl Walk<'_> {
             self.at += 1;
         }
     }
+}
+
+/// Whether `token` is a JSON number: `-`? int (`.` digits)? (`e` sign? digits)?
+fn is_number(token: &[u8]) -> bool {
+    let digits = |bytes: &[u8]| bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut at = usize::from(token.first() == Some(&b'-'));
+    let int = digits(&token[at..]);
+    if int == 0 || (int > 1 && token[at] == b'0') {
+        return false;
+    }
+    at += int;
+    if token.get(at) == Some(&b'.') {
+        let fraction = digits(&token[at + 1..]);
+        if fraction == 0 {
+            return false;
+        }
+        at += 1 + fraction;
+    }
+    if matches!(token.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(token.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        let exponent = digits(&token[at..]);
+        if exponent == 0 {
+            return false;
+        }
+        at += exponent;
+    }
+    at == token.len()
 }
 
 /// The raw values (the value's bytes, without the whitespace around them) of
@@ -171,6 +229,19 @@ mod tests {
         );
         assert_eq!(values("{}"), Some([None, None, None]));
         assert_eq!(
+            values(r#"{"n":[-0,1.5,2E-3,-12e+7,true,false,null,{"a":[{}]}],"model":"\u00e9\/\b"}"#),
+            Some([Some(r#""\u00e9\/\b""#), None, None]),
+            "every literal, number and escape JSON has"
+        );
+        let deep = format!(
+            r#"{{"a":{}{},"stream":true}}"#,
+            "[".repeat(64),
+            "]".repeat(64)
+        );
+        assert_eq!(values(&deep), Some([None, Some("true"), None]));
+        let deeper = format!(r#"{{"a":{}{}}}"#, "[".repeat(65), "]".repeat(65));
+        assert_eq!(values(&deeper), None, "left to serde");
+        assert_eq!(
             values(r#"{"stream_options":{"include_usage":true},"stream":null}"#),
             Some([None, Some("null"), Some(r#"{"include_usage":true}"#)])
         );
@@ -203,6 +274,14 @@ mod tests {
             r#"{"a":"open}"#,
             r#"{"a":}"#,
             r#"{"a":1,}"#,
+            r#"{"stream":true,"messages":[}"#,
+            r#"{"stream":true,"messages":{]}"#,
+            r#"{"stream":true,"x":tru}"#,
+            r#"{"stream":true,"x":01}"#,
+            r#"{"stream":true,"x":1.}"#,
+            r#"{"stream":true,"x":-}"#,
+            r#"{"stream":true,"x":1e+}"#,
+            r#"{"stream":true,"x":"\q"}"#,
             r#"["stream",true]"#,
             "",
             "stream",

@@ -55,10 +55,17 @@ impl Spares {
     /// Keeps `buffers` for the next flush, emptied, except what exceeds
     /// four times this flush's need (`used` bytes) and [`SPARE_FLOOR`]: a
     /// burst's memory is not held past the flush after it.
+    /// Buffers already in the pool count too, and go first: after a burst,
+    /// the next flushes (or an idle one, with nothing to write) bring the
+    /// pool back to what they need.
     fn keep(pool: &mut Vec<Vec<u8>>, buffers: impl IntoIterator<Item = Vec<u8>>, used: usize) {
+        let limit = 4 * used + SPARE_FLOOR;
         let mut held: usize = pool.iter().map(Vec::capacity).sum();
+        while held > limit {
+            held -= pool.pop().map_or(held, |dropped| dropped.capacity());
+        }
         for mut buffer in buffers {
-            if held + buffer.capacity() > 4 * used + SPARE_FLOOR {
+            if held + buffer.capacity() > limit {
                 continue;
             }
             held += buffer.capacity();
@@ -211,6 +218,7 @@ impl RequestLog {
         let mut spares = self.writing.lock().await;
         let (batches, count) = self.take(&mut spares);
         if batches.is_empty() {
+            Spares::keep(&mut spares.batch_buffers, [], 0);
             return Ok(0);
         }
         let mut result = repo.insert_request_logs(&batches).await;
@@ -342,6 +350,13 @@ mod tests {
         Spares::keep(&mut pool, buffers, 100);
         let kept: Vec<usize> = pool.iter().map(Vec::capacity).collect();
         assert_eq!(kept, [100, 100, 100], "the burst-sized buffer is let go");
+        // A burst's buffers, all kept while it lasts, go once flushes need less.
+        let mut pool = Vec::new();
+        let burst = [SPARE_FLOOR; 8].map(Vec::<u8>::with_capacity);
+        Spares::keep(&mut pool, burst, 2 * SPARE_FLOOR);
+        assert_eq!(pool.len(), 8);
+        Spares::keep(&mut pool, [], 0);
+        assert_eq!(pool.len(), 1, "an idle flush keeps the floor only");
     }
 
     #[test]
