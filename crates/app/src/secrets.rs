@@ -109,7 +109,7 @@ impl KeyCipher {
     /// Keyed hash of a key value, to find duplicates without decrypting.
     #[must_use]
     pub fn fingerprint(&self, plain: &str) -> String {
-        hex(&hmac_sha256(&self.fingerprint_key, plain.as_bytes()))
+        domain::hex::lower(&hmac_sha256(&self.fingerprint_key, plain.as_bytes()))
     }
 }
 
@@ -120,10 +120,6 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     };
     mac.update(data);
     mac.finalize().into_bytes().into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `n` random characters from `[0-9A-Za-z]`, drawn without modulo bias.
@@ -164,7 +160,7 @@ pub fn generate_client_key() -> SecretString {
 /// fast hash is enough (and keeps authentication cheap on the hot path).
 #[must_use]
 pub fn hash_client_key(key: &str) -> String {
-    hex(&Sha256::digest(key.as_bytes()))
+    domain::hex::lower(&Sha256::digest(key.as_bytes()))
 }
 
 /// Constant-time equality of two secrets.

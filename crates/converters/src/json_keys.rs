@@ -151,6 +151,17 @@ pub(crate) fn quote_or_escape(bytes: &[u8]) -> Option<usize> {
         .map(|i| at + i)
 }
 
+/// The text of a JSON string's contents (between its quotes) when they need
+/// no decoding: no escapes, no control characters, UTF-8 — model names, in
+/// practice. `None` otherwise, for serde to read.
+#[must_use]
+pub fn unescaped(inside: &[u8]) -> Option<&str> {
+    if inside.iter().any(|&b| b < 0x20 || b == b'\\') {
+        return None;
+    }
+    std::str::from_utf8(inside).ok()
+}
+
 /// Index of the quote closing the string that opens at `start`.
 pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut escaped = false;
@@ -243,6 +254,15 @@ mod tests {
             None,
             "an object cut short"
         );
+    }
+
+    #[test]
+    fn only_contents_needing_no_decoding_are_taken_as_they_are() {
+        assert_eq!(unescaped("gpt-4o é".as_bytes()), Some("gpt-4o é"));
+        assert_eq!(unescaped(b""), Some(""));
+        for needs_decoding in [&b"a\\b"[..], b"\\u00e9", b"a\tb", b"\xff"] {
+            assert_eq!(unescaped(needs_decoding), None, "{needs_decoding:?}");
+        }
     }
 
     #[test]

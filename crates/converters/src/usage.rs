@@ -4,8 +4,8 @@
 //! stream parses only the events that carry a usage object.
 
 use crate::json_keys::{
-    last_object_of, last_object_start, only_null_values, string_end, value_start, JsonKey, CHOICES,
-    MODEL, MODEL_VERSION, USAGE, USAGE_METADATA,
+    last_object_of, last_object_start, only_null_values, string_end, unescaped, value_start,
+    JsonKey, CHOICES, MODEL, MODEL_VERSION, USAGE, USAGE_METADATA,
 };
 use crate::sse::{ends_an_event, SseEvent, SseParser};
 use crate::usage_counts::UsageCounts;
@@ -266,13 +266,10 @@ fn model_in(bytes: &[u8]) -> Option<String> {
             return None;
         }
         let end = string_end(bytes, at)?;
-        let inside = &bytes[at + 1..end];
-        // Names without escapes or control characters (all of them, in
-        // practice) are taken as they are; serde reads the rest.
-        if inside.iter().all(|&b| b >= 0x20 && b != b'\\') {
-            return std::str::from_utf8(inside).ok().map(str::to_owned);
+        match unescaped(&bytes[at + 1..end]) {
+            Some(name) => Some(name.to_owned()),
+            None => serde_json::from_slice::<String>(&bytes[at..=end]).ok(),
         }
-        serde_json::from_slice::<String>(&bytes[at..=end]).ok()
     })
 }
 
@@ -470,6 +467,18 @@ mod tests {
         "data: {\"choices\":[],\"usage\":\nnull\ndata: {\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n",
     ];
 
+    /// Feeds a model event, a usage-less one, a usage event and the end,
+    /// one chunk each; which chunks were skipped unread.
+    fn skips(scanner: &mut UsageScanner) -> Vec<bool> {
+        [EVENTS[0], EVENTS[1], EVENTS[2], EVENTS[7]]
+            .into_iter()
+            .map(|event| {
+                scanner.feed(&Bytes::from_static(event.as_bytes()));
+                scanner.last_chunk_holds_no_usage()
+            })
+            .collect()
+    }
+
     #[test]
     fn whole_events_without_usage_are_skipped_and_usage_events_read() {
         let mut scanner = UsageScanner::new(ApiFormat::OpenaiCompatible, true);
@@ -507,13 +516,8 @@ mod tests {
         );
         assert!(ends_an_event(EVENTS[1].as_bytes()) && !ends_an_event(b"data: x\n"));
         let mut scanner = UsageScanner::new(ApiFormat::OpenaiCompatible, true);
-        let mut skipped = Vec::new();
-        for event in [EVENTS[0], EVENTS[1], EVENTS[2], EVENTS[7]] {
-            scanner.feed(&Bytes::from_static(event.as_bytes()));
-            skipped.push(scanner.last_chunk_holds_no_usage());
-        }
         assert_eq!(
-            skipped,
+            skips(&mut scanner),
             [false, true, false, true],
             "the model is read first"
         );
@@ -535,13 +539,8 @@ mod tests {
             );
         }
         let mut scanner = UsageScanner::new(ApiFormat::OpenaiCompatible, true).without_model();
-        let mut skipped = Vec::new();
-        for event in [EVENTS[0], EVENTS[1], EVENTS[2], EVENTS[7]] {
-            scanner.feed(&Bytes::from_static(event.as_bytes()));
-            skipped.push(scanner.last_chunk_holds_no_usage());
-        }
         assert_eq!(
-            skipped,
+            skips(&mut scanner),
             [true, true, false, true],
             "no event is read for the model"
         );

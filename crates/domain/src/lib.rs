@@ -12,6 +12,7 @@ pub mod config;
 pub mod error_rules;
 pub mod fields;
 pub mod health;
+pub mod hex;
 pub mod legacy;
 pub mod llm;
 pub mod masking;

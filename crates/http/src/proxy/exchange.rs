@@ -62,23 +62,13 @@ fn new_request_id() -> String {
         foldhash::fast::FixedState::with_seed(std::hash::RandomState::new().hash_one(0u64))
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // By hand: `format!` took ~1,000 instructions, over 1% of a proxied
+    // Not `format!`: that took ~1,000 instructions, over 1% of a proxied
     // request's.
-    let mut id = [0u8; 32];
-    for (digits, word) in id
-        .chunks_exact_mut(16)
-        .zip([seed.hash_one(n), seed.hash_one(!n)])
-    {
-        for (i, digit) in digits.iter_mut().enumerate() {
-            *digit = HEX[(word >> (60 - 4 * i)) as usize & 0xf];
-        }
-    }
-    std::str::from_utf8(&id)
-        .map(str::to_owned)
-        .unwrap_or_default()
+    let mut raw = [0u8; 16];
+    raw[..8].copy_from_slice(&seed.hash_one(n).to_be_bytes());
+    raw[8..].copy_from_slice(&seed.hash_one(!n).to_be_bytes());
+    domain::hex::lower(&raw)
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// The client's `X-Request-Id` when it is short, visible ASCII.
 fn client_request_id(req: &HttpRequest) -> Option<String> {

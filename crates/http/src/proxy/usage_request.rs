@@ -3,7 +3,7 @@
 //! exactly; the chunk is removed again on the way back (`usage_chunk`).
 
 use actix_web::web::Bytes;
-use converters::json_keys::{field_is_true, STREAM};
+use converters::json_keys::{field_is_true, unescaped, STREAM};
 use converters::json_members::top_level_values;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -53,19 +53,13 @@ fn plain_request(body: &[u8]) -> Option<(Option<Bytes>, Option<String>, bool)> {
         return None;
     }
     let model = match model {
-        Some(raw) => Some(plain_string(raw)?),
+        Some(raw) => {
+            let inside = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+            Some(unescaped(inside)?.to_owned())
+        }
         None => None,
     };
     Some((Some(with_usage_asked(body)), model, true))
-}
-
-/// A JSON string value without escapes or control characters, as text.
-fn plain_string(raw: &[u8]) -> Option<String> {
-    let inside = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    if inside.iter().any(|&b| b < 0x20 || b == b'\\' || b == b'"') {
-        return None;
-    }
-    std::str::from_utf8(inside).ok().map(str::to_owned)
 }
 
 /// Any streamed request, through serde.

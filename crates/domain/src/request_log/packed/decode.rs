@@ -74,14 +74,7 @@ impl<'a> Reader<'a> {
         if packing & HEX_REQUEST_ID == 0 {
             return self.text().map(Cow::Borrowed);
         }
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let raw = self.bytes(16)?;
-        let mut id = String::with_capacity(32);
-        for byte in raw {
-            id.push(char::from(HEX[usize::from(byte >> 4)]));
-            id.push(char::from(HEX[usize::from(byte & 0xF)]));
-        }
-        Some(Cow::Owned(id))
+        self.bytes(16).map(|raw| Cow::Owned(crate::hex::lower(raw)))
     }
     /// A compact record's format, one byte when it is a known name.
     fn format(&mut self, coded: bool) -> Option<&'a str> {
@@ -310,18 +303,7 @@ mod tests {
         let start = out.len();
         out.extend_from_slice(&[0; HEADER]);
         out.extend_from_slice(&fields.at_ms.to_le_bytes());
-        let present = [
-            (fields.service_id.is_some(), HAS_SERVICE_ID),
-            (fields.client_key_id.is_some(), HAS_CLIENT_KEY_ID),
-            (fields.key_id.is_some(), HAS_KEY_ID),
-            (fields.key_hint.is_some(), HAS_KEY_HINT),
-            (fields.client_format.is_some(), HAS_CLIENT_FORMAT),
-            (fields.upstream_format.is_some(), HAS_UPSTREAM_FORMAT),
-            (fields.model.is_some(), HAS_MODEL),
-            (fields.ttfb_ms.is_some(), HAS_TTFB),
-        ]
-        .iter()
-        .fold(0u8, |bits, &(on, bit)| if on { bits | bit } else { bits });
+        let present = fields.presence_bits();
         out.push(present);
         out.extend_from_slice(&fields.status.to_le_bytes());
         out.extend_from_slice(&fields.attempts.to_le_bytes());

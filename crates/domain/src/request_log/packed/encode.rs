@@ -106,6 +106,22 @@ fn hex_id(text: &str) -> Option<[u8; 16]> {
 }
 
 impl RequestLogFields<'_> {
+    /// Which optional fields the row has, one bit each (both layouts).
+    pub(super) fn presence_bits(&self) -> u8 {
+        [
+            (self.service_id.is_some(), HAS_SERVICE_ID),
+            (self.client_key_id.is_some(), HAS_CLIENT_KEY_ID),
+            (self.key_id.is_some(), HAS_KEY_ID),
+            (self.key_hint.is_some(), HAS_KEY_HINT),
+            (self.client_format.is_some(), HAS_CLIENT_FORMAT),
+            (self.upstream_format.is_some(), HAS_UPSTREAM_FORMAT),
+            (self.model.is_some(), HAS_MODEL),
+            (self.ttfb_ms.is_some(), HAS_TTFB),
+        ]
+        .iter()
+        .fold(0u8, |bits, &(on, bit)| if on { bits | bit } else { bits })
+    }
+
     /// Appends this row's record to `out` (index 0: batches number their
     /// records when they are packed).
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -120,18 +136,7 @@ impl RequestLogFields<'_> {
         // text lengths.
         out.reserve(HEADER + super::COMPACT_FIXED + 16 * VARINT_MAX + texts + optional);
         let start = out.len();
-        let present = [
-            (self.service_id.is_some(), HAS_SERVICE_ID),
-            (self.client_key_id.is_some(), HAS_CLIENT_KEY_ID),
-            (self.key_id.is_some(), HAS_KEY_ID),
-            (self.key_hint.is_some(), HAS_KEY_HINT),
-            (self.client_format.is_some(), HAS_CLIENT_FORMAT),
-            (self.upstream_format.is_some(), HAS_UPSTREAM_FORMAT),
-            (self.model.is_some(), HAS_MODEL),
-            (self.ttfb_ms.is_some(), HAS_TTFB),
-        ]
-        .iter()
-        .fold(0u8, |bits, &(on, bit)| if on { bits | bit } else { bits });
+        let present = self.presence_bits();
         // The fixed part, the varints and a packed request id are written
         // into an array and appended at once (no length check per byte).
         let mut head = [0u8; HEADER + super::COMPACT_FIXED + 9 * VARINT_MAX + 16];
