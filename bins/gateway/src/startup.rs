@@ -205,6 +205,12 @@ impl Application {
             app.configure(gateway_http::configure)
         })
         .on_connect(gateway_http::proxy::client_watch::on_connect)
+        // Streamed events go out as they are relayed (SPEC §5: "flushed per
+        // event"). actix-web leaves Nagle's algorithm on, which held each
+        // event back until the client acknowledged the one before — up to
+        // the client's 40 ms delayed ACK, on every request after a
+        // connection's first (nginx sets `tcp_nodelay` for the same reason).
+        .tcp_nodelay(true)
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)
         .map_err(bind_error)?

@@ -197,6 +197,9 @@ impl MockUpstream {
                 .default_service(web::to(handle))
         })
         .workers(workers)
+        // As real upstreams send their streams: each event at once, not held
+        // back by Nagle's algorithm until the previous one is acknowledged.
+        .tcp_nodelay(true)
         // Like real upstreams (nginx: 75 s), so pooled connections are not cut under a client's feet.
         .keep_alive(Duration::from_secs(75))
         .bind(address)

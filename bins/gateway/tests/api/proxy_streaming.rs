@@ -111,6 +111,113 @@ async fn sse_events_arrive_as_they_are_sent_on_both_proxies() {
     );
 }
 
+/// Streamed requests sent one after another on one keep-alive connection by
+/// a plain blocking client (as SDKs' connection pools do); per request, the
+/// SSE events with the time (Unix ms) the read that completed each arrived.
+fn stream_on_one_connection(
+    port: u16,
+    path: &str,
+    body: &str,
+    requests: usize,
+) -> Vec<Vec<(u128, Value)>> {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {CLIENT_KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    };
+    let mut answers = Vec::new();
+    for _ in 0..requests {
+        socket.write_all(request.as_bytes()).unwrap();
+        let mut chunks = Vec::new();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 65536];
+        // The chunked answer ends with its zero-length chunk.
+        while !seen.ends_with(b"\r\n0\r\n\r\n") {
+            let read = socket.read(&mut buf).unwrap();
+            assert!(read > 0, "the gateway closed the connection");
+            seen.extend_from_slice(&buf[..read]);
+            chunks.push((
+                now_ms(),
+                actix_web::web::Bytes::copy_from_slice(&buf[..read]),
+            ));
+        }
+        assert!(
+            seen.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&seen)
+        );
+        answers.push(events(&chunks));
+    }
+    answers
+}
+
+/// Events a few milliseconds apart, as models stream tokens, on a connection
+/// the client reuses: with Nagle's algorithm on the gateway's socket an event
+/// waited for the client's acknowledgement of the one before — delayed, ~40
+/// ms on Linux, once the connection carries requests and answers both ways —
+/// so many events of every request after a connection's first came late, in
+/// bursts. The test above (a fresh connection, 50 ms gaps) did not show it.
+#[actix_web::test]
+async fn events_milliseconds_apart_are_not_held_back_on_a_reused_connection() {
+    let mock = MockUpstream::start();
+    let app = spawn_app_with(TestOptions::default().env("GLOBAL_PROXY_KEYS", CLIENT_KEY)).await;
+    let token = app.login().await;
+    let llm = app
+        .create_service(
+            &token,
+            json!({"name": "l", "slug": "l", "config_type": "llm",
+            "target_base_url": format!("{}/v1", mock.address), "api_format": "openai_compatible"}),
+        )
+        .await;
+    app.add_key(&token, llm, "sk-stream-nagle-00000001").await;
+    let body =
+        json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let port = app.port;
+    let answers = actix_web::rt::task::spawn_blocking(move || {
+        stream_on_one_connection(
+            port,
+            "/llm/l/v1/chat/completions?events=40&interval_ms=2",
+            &body.to_string(),
+            5,
+        )
+    })
+    .await
+    .unwrap();
+    let late_per_request: Vec<usize> = answers
+        .iter()
+        .map(|events| {
+            assert_eq!(events.len(), 41, "40 chunks and the finish: {events:?}");
+            events
+                .iter()
+                .filter(|(arrived, data)| {
+                    data["sent_ms"]
+                        .as_u64()
+                        .is_some_and(|sent| arrived.saturating_sub(u128::from(sent)) > 20)
+                })
+                .count()
+        })
+        .collect();
+    // Held back, a good part of each reused request's events came more than
+    // 20 ms late; relayed at once, none do but on a stalled machine.
+    let mut reused = late_per_request[1..].to_vec();
+    reused.sort_unstable();
+    assert!(
+        reused[reused.len() / 2] <= 3,
+        "events more than 20 ms late, per request: {late_per_request:?}"
+    );
+}
+
 #[actix_web::test]
 async fn a_client_that_goes_away_cancels_the_upstream_stream() {
     use futures_util::StreamExt;
