@@ -6,6 +6,10 @@
 # does not depend on what else the two cores are doing.
 #
 # Usage: scripts/bench/cpu-per-request.sh [seconds per cell, 5] [rounds, 2]
+# STREAM=1 asks for streamed answers (20 events, as the suite streams)
+# instead of JSON. Each cell also shows the mock upstream's CPU time per
+# request: telemetry makes the upstream send the usage chunk, work that the
+# suite's shared server core counts against the gateway.
 # Needs the release binaries (just bench builds them; BIN=dir picks others,
 # e.g. an older build to compare with) and wrk. Ends with each variant's
 # median over the rounds: on a noisy machine single cells vary by ±10 %.
@@ -50,10 +54,17 @@ for v in "${VARIANTS[@]}"; do
 done
 cat >"$WORK/chat.lua" <<'LUA'
 wrk.method = "POST"
-wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
+wrk.body = '{"model":"gpt-4o-mini",STREAM"messages":[{"role":"user","content":"Say hello"}]}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer ck"
 LUA
+QUERY=
+if [[ ${STREAM:-0} == 1 ]]; then
+  sed -i 's/STREAM/"stream":true,/' "$WORK/chat.lua"
+  QUERY='?events=20'
+else
+  sed -i 's/STREAM//' "$WORK/chat.lua"
+fi
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # CPU 0's idle and total ticks: with PIN=1, idle time there is time the
 # servers spent waiting rather than working.
@@ -61,18 +72,18 @@ cpu0() { awk '$1 == "cpu0" { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $
 HZ=$(getconf CLK_TCK)
 for round in $(seq 1 "$ROUNDS"); do
   for v in "${VARIANTS[@]}"; do
-    before=$(ticks "${PID[$v]}")
+    before=$(ticks "${PID[$v]}") mock_before=$(ticks "$MOCK")
     read -r idle0 total0 < <(cpu0)
-    out=$("${LOAD[@]}" wrk -t2 -c64 -d"${DURATION}s" -s "$WORK/chat.lua" "http://127.0.0.1:${PORT[$v]}/llm/bench/v1/chat/completions")
+    out=$("${LOAD[@]}" wrk -t2 -c64 -d"${DURATION}s" -s "$WORK/chat.lua" "http://127.0.0.1:${PORT[$v]}/llm/bench/v1/chat/completions$QUERY")
     read -r idle1 total1 < <(cpu0)
     sleep 1.2 # the request-log writer's last flush of this cell
-    after=$(ticks "${PID[$v]}")
+    after=$(ticks "${PID[$v]}") mock_after=$(ticks "$MOCK")
     requests=$(echo "$out" | awk '/requests in/ { print $1 }')
     rps=$(echo "$out" | awk '/Requests\/sec/ { printf "%d", $2 }')
-    awk -v r="$round" -v v="$v" -v rps="$rps" -v t=$((after - before)) -v hz="$HZ" -v n="$requests" \
+    awk -v r="$round" -v v="$v" -v rps="$rps" -v t=$((after - before)) -v m=$((mock_after - mock_before)) -v hz="$HZ" -v n="$requests" \
       -v idle=$((idle1 - idle0)) -v total=$((total1 - total0)) \
-      'BEGIN { printf "round %d  %-10s %7d req/s  %6.2f us CPU/request  cpu0 idle %4.1f %%\n", r, v, rps,
-        t / hz * 1e6 / n, total ? 100 * idle / total : 0 }' |
+      'BEGIN { printf "round %d  %-10s %7d req/s  %6.2f us CPU/request  (mock %6.2f)  cpu0 idle %4.1f %%\n", r, v, rps,
+        t / hz * 1e6 / n, m / hz * 1e6 / n, total ? 100 * idle / total : 0 }' |
       tee -a "$WORK/cells"
   done
 done
