@@ -17,6 +17,8 @@
 # `base-off`, interleaved with the rest (before/after a change, same run).
 # PIN=1 runs the servers on CPU 0 and wrk on CPU 1, as the suite does: the
 # telemetry's background writers then compete with the proxy for one core.
+# CONNECTIONS=n sets wrk's connections (64; 1 shows the cost per request
+# when nothing is batched, as target 2's latency sees it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/lib/admin.sh
@@ -70,11 +72,13 @@ ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # servers spent waiting rather than working.
 cpu0() { awk '$1 == "cpu0" { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 HZ=$(getconf CLK_TCK)
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=$((CONNECTIONS < 2 ? 1 : 2))
 for round in $(seq 1 "$ROUNDS"); do
   for v in "${VARIANTS[@]}"; do
     before=$(ticks "${PID[$v]}") mock_before=$(ticks "$MOCK")
     read -r idle0 total0 < <(cpu0)
-    out=$("${LOAD[@]}" wrk -t2 -c64 -d"${DURATION}s" -s "$WORK/chat.lua" "http://127.0.0.1:${PORT[$v]}/llm/bench/v1/chat/completions$QUERY")
+    out=$("${LOAD[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/chat.lua" "http://127.0.0.1:${PORT[$v]}/llm/bench/v1/chat/completions$QUERY")
     read -r idle1 total1 < <(cpu0)
     sleep 1.2 # the request-log writer's last flush of this cell
     after=$(ticks "${PID[$v]}") mock_after=$(ticks "$MOCK")
