@@ -4,8 +4,8 @@
 //! stream parses only the events that carry a usage object.
 
 use crate::json_keys::{
-    last_object_of, last_object_start, only_null_values, string_end, unescaped, value_start,
-    JsonKey, CHOICES, MODEL, MODEL_VERSION, USAGE, USAGE_METADATA,
+    last_object_start, only_null_values, string_end, unescaped, value_start, JsonKey, CHOICES,
+    MODEL, MODEL_VERSION, USAGE, USAGE_METADATA,
 };
 use crate::sse::{ends_an_event, SseEvent, SseParser};
 use crate::usage_counts::UsageCounts;
@@ -249,10 +249,13 @@ fn observe_event(format: ApiFormat, data: &str, wants_model: bool, reported: &mu
     if wants_model && reported.model.is_none() {
         reported.model = model_in(data.as_bytes());
     }
-    let Some(object) = last_object_of(data.as_bytes(), usage_key(format)) else {
+    let data = data.as_bytes();
+    // The object is read from its start, and reading stops at its end: no
+    // walk to find the end first (a cut object reads as no usage).
+    let Some(start) = last_object_start(data, usage_key(format)) else {
         return;
     };
-    let usage = UsageCounts::of_leading(object, format);
+    let usage = UsageCounts::of_leading(&data[start..], format);
     let total = &mut reported.usage;
     total.input_tokens = total.input_tokens.max(usage.input_tokens);
     total.output_tokens = total.output_tokens.max(usage.output_tokens);
@@ -285,8 +288,11 @@ pub fn holds_no_usage(bytes: &[u8], format: ApiFormat) -> bool {
 /// `stream_options.include_usage` adds (no choices, a usage object).
 #[must_use]
 pub fn is_openai_usage_chunk(data: &[u8]) -> bool {
+    // A usage key whose value opens an object is enough: the event is whole
+    // (its blank line came), and walking the object to its end to prove it
+    // closes cost more than the rest of the test.
     value_start(data, &CHOICES, 0).is_some_and(|at| data[at..].starts_with(b"[]"))
-        && last_object_of(data, &USAGE).is_some()
+        && last_object_start(data, &USAGE).is_some()
 }
 
 #[cfg(test)]
@@ -441,10 +447,35 @@ mod tests {
     }
 
     #[test]
+    fn a_streamed_usage_object_is_read_up_to_its_end_and_a_cut_one_counts_nothing() {
+        let whole = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3},\"x\":{\"y\":1}}\n\n";
+        let cut =
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3\n\n";
+        for chunk in [1, 7, whole.len()] {
+            let read = scan(ApiFormat::OpenaiCompatible, true, whole, chunk).usage;
+            assert_eq!(
+                (read.input_tokens, read.output_tokens),
+                (5, 3),
+                "chunks of {chunk}"
+            );
+            let read = scan(ApiFormat::OpenaiCompatible, true, cut, chunk).usage;
+            assert_eq!(
+                (read.input_tokens, read.output_tokens),
+                (0, 0),
+                "chunks of {chunk}"
+            );
+        }
+    }
+
+    #[test]
     fn the_include_usage_chunk_is_recognised() {
         assert!(is_openai_usage_chunk(
             br#"{"id":"c","choices":[],"usage":{"prompt_tokens":1}}"#
         ));
+        assert!(
+            is_openai_usage_chunk(br#"{"id":"c","choices":[],"usage":{"prompt_tokens":1"#),
+            "an object cut short is still the chunk the gateway asked for"
+        );
         assert!(!is_openai_usage_chunk(
             br#"{"id":"c","choices":[{"delta":{}}],"usage":null}"#
         ));

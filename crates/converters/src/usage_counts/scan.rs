@@ -17,10 +17,15 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn peek(&mut self) -> Option<u8> {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
+        loop {
+            let byte = *self.bytes.get(self.at)?;
+            // Every byte above the space is no whitespace: one comparison
+            // for what the scan meets almost always.
+            if byte > b' ' || !matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(byte);
+            }
             self.at += 1;
         }
-        self.bytes.get(self.at).copied()
     }
 
     fn eat(&mut self, byte: u8) -> Option<()> {
