@@ -43,11 +43,13 @@ bench-scale:
     scripts/bench-scale.sh
 
 # What telemetry costs per request, telemetry variants side by side: instructions
-# counted by callgrind (repeatable), then CPU time with the servers pinned as in `bench`.
+# counted by callgrind (repeatable), then CPU time with the servers pinned as in `bench`,
+# then on and off loaded at once on the shared core (the host's drift cancels out).
 bench-telemetry:
     cargo build --release --quiet -p gateway -p testkit --bins
     scripts/bench/instructions-per-request.sh
     PIN=1 scripts/bench/cpu-per-request.sh 5 4
+    PIN=1 TOGETHER=1 ONLY="full off" scripts/bench/cpu-per-request.sh 8 8
 
 # Validate the compose files and lint the Dockerfiles (no Docker engine needed).
 check-deploy:

@@ -13,6 +13,8 @@
 #
 # Usage: scripts/bench/instructions-per-request.sh [requests, 2000]
 # STREAM=1 asks for streamed answers (20 events, as the suite streams) instead of JSON.
+# FULL=1 has the mock answer as OpenAI does today (usage details, service tier,
+# fingerprint; `"usage": null` in every chunk) instead of its minimal answers.
 # Needs the release binaries (just bench builds them; BIN=dir picks others),
 # valgrind (installed from apt when missing) and python3.
 set -euo pipefail
@@ -32,11 +34,12 @@ trap 'kill "$MOCK" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
 cat >"$WORK/client.py" <<'PY'
 import http.client, json, sys
-port, count, stream = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+port, count, stream, full = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4] == "1"
 body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello"}], "stream": stream})
 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 for _ in range(count):
-    connection.request("POST", "/llm/bench/v1/chat/completions" + ("?events=20" if stream else ""), body,
+    query = "&".join((["events=20"] if stream else []) + (["full=1"] if full else []))
+    connection.request("POST", "/llm/bench/v1/chat/completions" + ("?" + query if query else ""), body,
                        {"Content-Type": "application/json", "Authorization": "Bearer ck"})
     response = connection.getresponse()
     response.read()
@@ -52,10 +55,10 @@ for v in full nolog nometrics off; do
   GATEWAY=$!
   for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   create_bench_service "$PORT" "$MOCK_PORT"
-  python3 "$WORK/client.py" $PORT 200 "${STREAM:-0}" # warm-up: connections, pools, first flushes
+  python3 "$WORK/client.py" $PORT 200 "${STREAM:-0}" "${FULL:-0}" # warm-up: connections, pools, first flushes
   sleep 2
   callgrind_control -z "$GATEWAY" >/dev/null 2>&1
-  python3 "$WORK/client.py" $PORT "$REQUESTS" "${STREAM:-0}"
+  python3 "$WORK/client.py" $PORT "$REQUESTS" "${STREAM:-0}" "${FULL:-0}"
   sleep 2.5 # the request-log writer's flush of these requests
   callgrind_control -d "$GATEWAY" >/dev/null 2>&1
   kill -INT "$GATEWAY"

@@ -428,6 +428,9 @@ fn respond(
             .as_str()
             .unwrap_or("gpt-4o-mini")
             .to_owned();
+        if query_number(req, "full") == Some(1) {
+            return openai_chat_in_full(&model, stream, events, interval, &json_body, sse);
+        }
         if stream {
             let mut chunks: Vec<(Option<&str>, Value)> = (0..events)
                 .map(|i| (None, json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "model": model,
@@ -527,6 +530,60 @@ fn respond(
     }
     HttpResponse::NotFound()
         .json(json!({"error": {"message": format!("mock has no route {path}")}}))
+}
+
+/// An OpenAI Chat answer with every field OpenAI sends today (`?full=1`):
+/// the usage details, `service_tier`, `system_fingerprint`, `refusal`,
+/// `annotations`, `logprobs`. The default answers carry only what tests
+/// read; benchmarks ask for these to see what a real answer costs to read.
+fn openai_chat_in_full(
+    model: &str,
+    stream: bool,
+    events: u64,
+    interval: Duration,
+    request: &Value,
+    sse: impl Fn(Vec<(Option<&'static str>, Value)>, Duration, Option<&'static str>) -> HttpResponse,
+) -> HttpResponse {
+    let usage = |output: u64| {
+        json!({"prompt_tokens": 19, "completion_tokens": output, "total_tokens": 19 + output,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}})
+    };
+    let id = "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT";
+    let fingerprint = "fp_b376dfbbd5";
+    if !stream {
+        return HttpResponse::Ok().json(json!({
+            "id": id, "object": "chat.completion", "created": 1_741_569_952, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello! How can I assist you today?",
+                "refusal": null, "annotations": []}, "logprobs": null, "finish_reason": "stop"}],
+            "usage": usage(10), "service_tier": "default", "system_fingerprint": fingerprint}));
+    }
+    let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
+    let chunk = |delta: Value, finish: Value| {
+        let mut chunk = json!({"id": id, "object": "chat.completion.chunk", "created": 1_741_569_952,
+            "model": model, "service_tier": "default", "system_fingerprint": fingerprint,
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]});
+        if include_usage {
+            chunk["usage"] = Value::Null;
+        }
+        (None, chunk)
+    };
+    let mut chunks = vec![chunk(
+        json!({"role": "assistant", "content": "", "refusal": null}),
+        Value::Null,
+    )];
+    chunks.extend((0..events).map(|i| chunk(json!({"content": format!("tok{i} ")}), Value::Null)));
+    chunks.push(chunk(json!({}), json!("stop")));
+    if include_usage {
+        chunks.push((
+            None,
+            json!({"id": id, "object": "chat.completion.chunk", "created": 1_741_569_952,
+            "model": model, "service_tier": "default", "system_fingerprint": fingerprint,
+            "choices": [], "usage": usage(events)}),
+        ));
+    }
+    sse(chunks, interval, Some("[DONE]"))
 }
 
 fn query_number(req: &HttpRequest, name: &str) -> Option<u64> {

@@ -298,6 +298,78 @@ async fn a_streamed_openai_passthrough_asks_for_usage_and_hides_the_extra_chunk(
     assert_eq!(key["input_tokens"], 2 * IN, "both streams counted: {key}");
 }
 
+/// OpenAI's answers as it sends them today: usage with its two details
+/// objects, then `service_tier` and `system_fingerprint`; streamed chunks
+/// with `"usage": null` in each once usage is asked for.
+#[actix_web::test]
+async fn answers_in_openai_s_full_shape_are_counted_exactly() {
+    let s = setup(TestOptions::default()).await;
+    let id = s
+        .app
+        .create_service(
+            &s.token,
+            json!({"name": "full", "slug": "full", "config_type": "llm", "api_format": "openai_compatible",
+                "target_base_url": format!("{}/v1", s.mock.address)}),
+        )
+        .await;
+    let key = s.app.add_key(&s.token, id, "sk-acct-full-0000000001").await;
+    let bearer = format!("Bearer {}", s.client_key);
+    let mut streamed = String::new();
+    for stream in [false, true] {
+        let response = s
+            .app
+            .call(
+                Method::POST,
+                "/llm/full/v1/chat/completions?full=1&events=3",
+                &[
+                    ("authorization", &bearer),
+                    ("content-type", "application/json"),
+                ],
+                Some(
+                    json!({"model": "gpt-4o-mini", "stream": stream,
+                        "messages": [{"role": "user", "content": "hi"}]})
+                    .to_string()
+                    .into_bytes(),
+                ),
+            )
+            .await;
+        assert_eq!(response.status, 200, "{}", response.text());
+        if stream {
+            streamed = response.text();
+        }
+    }
+    assert!(
+        !streamed.contains("\"usage\":{") && streamed.trim_end().ends_with("data: [DONE]"),
+        "the usage chunk the gateway asked for is not passed on: {streamed}"
+    );
+    // The answer reports 19 in and 10 out; the stream of 3 events 19 and 3.
+    let row = row(
+        &s.get(&format!("/proxy-configs/{id}/keys")).await,
+        key["id"].as_i64().unwrap(),
+    );
+    assert_eq!(
+        (row["input_tokens"].as_u64(), row["output_tokens"].as_u64()),
+        (Some(38), Some(13)),
+        "{row}"
+    );
+    // Rows are written within a second.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let logs = loop {
+        let logs = s.get("/request-logs?service=full").await;
+        if logs["items"].as_array().unwrap().len() == 2 || Instant::now() > deadline {
+            break logs;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let models: Vec<&str> = logs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["model"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(models, ["gpt-4o-mini"; 2], "{logs}");
+}
+
 #[actix_web::test]
 async fn with_telemetry_off_a_streamed_openai_request_is_sent_unchanged() {
     let s = setup(TestOptions::default().env("TELEMETRY_ENABLED", "false")).await;
