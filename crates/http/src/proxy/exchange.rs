@@ -34,6 +34,8 @@ pub struct Exchange {
     /// Arrival, Unix milliseconds.
     at_ms: i64,
     request_id: String,
+    /// The bytes a generated `request_id` spells (a client's id has none).
+    request_id_bytes: Option<[u8; 16]>,
     service: Option<(ConfigId, Arc<ServiceMeters>)>,
     slug: String,
     client: Option<(Option<ClientKeyId>, String)>,
@@ -51,8 +53,9 @@ pub struct Exchange {
     done: bool,
 }
 
-/// A fresh request id: a per-process random seed mixed with a counter.
-fn new_request_id() -> String {
+/// A fresh request id: a per-process random seed mixed with a counter;
+/// its 16 bytes and their lowercase hex.
+fn new_request_id() -> ([u8; 16], String) {
     // foldhash, not SipHash: ids must not repeat or reveal a count, not
     // resist an attacker choosing inputs (~250 instructions less a request).
     // Its seed comes from std's random keys, once.
@@ -67,7 +70,7 @@ fn new_request_id() -> String {
     let mut raw = [0u8; 16];
     raw[..8].copy_from_slice(&seed.hash_one(n).to_be_bytes());
     raw[8..].copy_from_slice(&seed.hash_one(!n).to_be_bytes());
-    domain::hex::lower(&raw)
+    (raw, domain::hex::lower(&raw))
 }
 
 /// The client's `X-Request-Id` when it is short, visible ASCII.
@@ -86,11 +89,19 @@ impl Exchange {
         if telemetry.metrics_enabled {
             telemetry.metrics.in_flight.inc();
         }
+        let (request_id_bytes, request_id) = match client_request_id(req) {
+            Some(id) => (None, id),
+            None => {
+                let (raw, id) = new_request_id();
+                (Some(raw), id)
+            }
+        };
         Self {
             telemetry: Arc::clone(telemetry),
             started: Instant::now(),
             at_ms: domain::time_fmt::now_millis(),
-            request_id: client_request_id(req).unwrap_or_else(new_request_id),
+            request_id,
+            request_id_bytes,
             service: None,
             slug: first_chars(slug, SERVICE_CHARS).to_owned(),
             client: None,
@@ -214,6 +225,7 @@ impl Exchange {
             started: self.started,
             at_ms: self.at_ms,
             request_id: self.request_id.clone(),
+            request_id_bytes: self.request_id_bytes,
             service: self.service.take(),
             slug: std::mem::take(&mut self.slug),
             client: self.client.take(),
@@ -295,6 +307,7 @@ impl Exchange {
         telemetry.request_log.record(&RequestLogFields {
             at_ms: self.at_ms,
             request_id: &self.request_id,
+            request_id_bytes: self.request_id_bytes,
             service_id: self.service.as_ref().map(|(id, _)| *id),
             service: slug,
             client_key_id: self.client_key_id(),
@@ -435,7 +448,11 @@ mod tests {
 
     #[test]
     fn request_ids_are_32_lowercase_hex_digits_and_unique() {
-        let ids: Vec<String> = (0..1000).map(|_| new_request_id()).collect();
+        let made: Vec<([u8; 16], String)> = (0..1000).map(|_| new_request_id()).collect();
+        for (raw, id) in &made {
+            assert_eq!(*id, domain::hex::lower(raw), "the id spells its bytes");
+        }
+        let ids: Vec<String> = made.into_iter().map(|(_, id)| id).collect();
         for id in &ids {
             assert_eq!(id.len(), 32, "{id}");
             assert!(

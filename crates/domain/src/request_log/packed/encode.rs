@@ -162,7 +162,13 @@ impl RequestLogFields<'_> {
             at = write_varint(&mut head, at, zigzag(id));
         }
         let mut packing = 0;
-        let hex = hex_id(request_id);
+        let hex = match self.request_id_bytes {
+            Some(raw) => {
+                debug_assert_eq!(hex_id(request_id), Some(raw), "the id spells its bytes");
+                Some(raw)
+            }
+            None => hex_id(request_id),
+        };
         if let Some(raw) = hex {
             packing |= HEX_REQUEST_ID;
             head[at..at + 16].copy_from_slice(&raw);

@@ -98,6 +98,10 @@ pub struct RequestLogFields<'a> {
     pub at_ms: i64,
     /// `X-Request-Id`.
     pub request_id: &'a str,
+    /// The 16 bytes `request_id` spells in lowercase hex, when the caller
+    /// made the id from them (the gateway's own ids): stored without reading
+    /// the digits back. `None`: read from `request_id` when it is such an id.
+    pub request_id_bytes: Option<[u8; 16]>,
     /// Service id.
     pub service_id: Option<ConfigId>,
     /// Service slug.
@@ -137,6 +141,7 @@ impl RequestLogEntry {
         RequestLogFields {
             at_ms: unix_millis(&self.time),
             request_id: &self.request_id,
+            request_id_bytes: None,
             service_id: self.service_id,
             service: &self.service,
             client_key_id: self.client_key_id,
@@ -403,6 +408,33 @@ mod tests {
         assert_eq!(batches[0].rows, 6);
         assert_eq!(batches[0].first_at_ms, 1_700_000_000_000);
         assert_eq!(batches[0].last_at_ms, 1_700_000_000_005);
+    }
+
+    #[test]
+    fn a_generated_id_given_as_bytes_is_stored_as_its_digits_would_be() {
+        let mut generated = entry(1);
+        generated.request_id = "00ff10a0b1c2d3e4f5061728394a5b6c".into();
+        let raw = [
+            0x00, 0xff, 0x10, 0xa0, 0xb1, 0xc2, 0xd3, 0xe4, 0xf5, 0x06, 0x17, 0x28, 0x39, 0x4a,
+            0x5b, 0x6c,
+        ];
+        let (mut from_digits, mut from_bytes) = (Vec::new(), Vec::new());
+        generated.fields().encode(&mut from_digits);
+        RequestLogFields {
+            request_id_bytes: Some(raw),
+            ..generated.fields()
+        }
+        .encode(&mut from_bytes);
+        assert_eq!(from_bytes, from_digits);
+        let mut text = entry(1);
+        text.request_id = "z".repeat(32);
+        let mut from_text = Vec::new();
+        text.fields().encode(&mut from_text);
+        assert_eq!(
+            from_text.len() - from_digits.len(),
+            17,
+            "16 bytes instead of a length and 32 characters"
+        );
     }
 
     #[test]
