@@ -7,7 +7,7 @@
 //! still gives counts, where serde would give none.
 
 use super::{Count, Details, Lenient, UsageCounts};
-use crate::json_keys::{object_end, quote_or_escape, string_end};
+use crate::json_keys::{object_end, string_end};
 
 /// A position in the bytes being scanned.
 struct Cursor<'a> {
@@ -29,13 +29,21 @@ impl<'a> Cursor<'a> {
     }
 
     fn eat(&mut self, byte: u8) -> Option<()> {
+        // Compact JSON, as upstreams send it, has the byte right here.
+        if self.bytes.get(self.at) == Some(&byte) {
+            self.at += 1;
+            return Some(());
+        }
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
     fn key(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let rest = self.bytes.get(self.at..)?;
-        let len = quote_or_escape(rest)?;
+        // `rest` runs to the end of the object, so memchr's first 32-byte
+        // compare holds the key's end: fewer instructions than eight bytes
+        // a step over a 12–27-byte key.
+        let len = memchr::memchr2(b'"', b'\\', rest)?;
         if rest[len] != b'"' {
             return None;
         }
