@@ -268,11 +268,16 @@ fn model_in(bytes: &[u8]) -> Option<String> {
         if bytes.get(at) != Some(&b'"') {
             return None;
         }
-        let end = string_end(bytes, at)?;
-        match unescaped(&bytes[at + 1..end]) {
-            Some(name) => Some(name.to_owned()),
-            None => serde_json::from_slice::<String>(&bytes[at..=end]).ok(),
+        // A name's closing quote comes before any backslash: memchr finds it
+        // in one vector compare, where a byte loop tracked escapes.
+        let first = at + 1 + memchr::memchr2(b'"', b'\\', &bytes[at + 1..])?;
+        if bytes[first] == b'"' {
+            if let Some(name) = unescaped(&bytes[at + 1..first]) {
+                return Some(name.to_owned());
+            }
         }
+        let end = string_end(bytes, at)?;
+        serde_json::from_slice::<String>(&bytes[at..=end]).ok()
     })
 }
 
