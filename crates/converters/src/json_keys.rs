@@ -70,13 +70,29 @@ pub(crate) fn value_start(bytes: &[u8], key: &JsonKey, from: usize) -> Option<us
     }
 }
 
+/// Bytes at the end of a long answer searched on their own first.
+const NEAR_THE_END: usize = 1024;
+
 /// Where the object that is the value of the last `key` in `bytes` starts
 /// (every format puts its usage last). Found by searching forwards, which
-/// is vectorised, and keeping the last match.
+/// is vectorised, and keeping the last match; in a long answer the last
+/// [`NEAR_THE_END`] bytes first, the whole only when they hold none (a match
+/// there is the last: any later one would lie there too).
 pub(crate) fn last_object_start(bytes: &[u8], key: &JsonKey) -> Option<usize> {
+    if bytes.len() > 2 * NEAR_THE_END {
+        let near_the_end = bytes.len() - NEAR_THE_END;
+        if let Some(at) = last_object_start_from(bytes, key, near_the_end) {
+            return Some(at);
+        }
+    }
+    last_object_start_from(bytes, key, 0)
+}
+
+/// [`last_object_start`] among the keys that start at or after `from`.
+fn last_object_start_from(bytes: &[u8], key: &JsonKey, from: usize) -> Option<usize> {
     key.forward
-        .find_iter(bytes)
-        .filter_map(|quote| value_after_colon(bytes, quote + key.quoted_len()))
+        .find_iter(&bytes[from..])
+        .filter_map(|quote| value_after_colon(bytes, from + quote + key.quoted_len()))
         .filter(|&at| bytes.get(at) == Some(&b'{'))
         .last()
 }
@@ -242,6 +258,37 @@ mod tests {
         let start = last_object_start(json, &USAGE).unwrap();
         assert!(json[start..].starts_with(br#"{"n":{"m":2}}"#));
         assert_eq!(last_object_start(br#"{"usage":7}"#, &USAGE), None);
+    }
+
+    #[test]
+    fn in_a_long_answer_the_last_usage_object_is_found_near_the_end_or_before_it() {
+        let text = "x".repeat(3 * NEAR_THE_END);
+        let answer = |before: &str, after: &str| format!(r#"{{{before}"text":"{text}"{after}}}"#);
+        for (json, expected) in [
+            // Near the end, with an earlier one.
+            (
+                answer(r#""usage":{"n":1},"#, r#","usage":{"n":2}"#),
+                r#"{"n":2}"#,
+            ),
+            // Only far from the end, and near the end only a null one.
+            (
+                answer(r#""usage":{"n":1},"#, r#","usage":null"#),
+                r#"{"n":1}"#,
+            ),
+            // Straddling where the search near the end starts.
+            (
+                format!(
+                    r#"{{"text":"{}","usage":{{"n":3}},"pad":"{}"}}"#,
+                    "x".repeat(4 * NEAR_THE_END),
+                    "y".repeat(NEAR_THE_END - 24)
+                ),
+                r#"{"n":3}"#,
+            ),
+        ] {
+            let start = last_object_start(json.as_bytes(), &USAGE).unwrap();
+            assert!(json[start..].starts_with(expected), "{expected}");
+        }
+        assert_eq!(last_object_start(answer("", "").as_bytes(), &USAGE), None);
     }
 
     #[test]
