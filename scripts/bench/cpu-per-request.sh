@@ -105,6 +105,15 @@ cell() {
       t / hz * 1e6 / n, m / hz * 1e6 / n, total ? 100 * idle / total : 0 }' |
     tee -a "$WORK/cells"
 }
+# wrk's load on variant $1 for one cell; its report on stdout.
+load() {
+  "${LOAD[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/chat.lua" \
+    "http://127.0.0.1:${PORT[$1]}/llm/bench/v1/chat/completions$QUERY"
+}
+# The median, lowest and highest of the numbers on stdin, one a line.
+median() {
+  sort -n | awk '{ a[NR] = $1 } END { print ((NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2), a[1], a[NR] }'
+}
 # Each variant's CPU per request in round $1 over the first variant's.
 ratios() {
   awk -v r="$1" -v first="${VARIANTS[0]}" '$2 == r { cpu[$3] = $6; order[++n] = $3 }
@@ -113,13 +122,12 @@ ratios() {
 }
 if [[ ${TOGETHER:-0} == 1 ]]; then
   for round in $(seq 1 "$ROUNDS"); do
-    declare -A started=() wrk_pid=()
+    declare -A started=() wrk_pid=() served=()
     read -r idle0 total0 < <(cpu0)
     mock_start=$(ticks "$MOCK")
     for v in "${VARIANTS[@]}"; do
       started[$v]=$(ticks "${PID[$v]}")
-      "${LOAD[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/chat.lua" \
-        "http://127.0.0.1:${PORT[$v]}/llm/bench/v1/chat/completions$QUERY" >"$WORK/$v.wrk" &
+      load "$v" >"$WORK/$v.wrk" &
       wrk_pid[$v]=$!
     done
     for v in "${VARIANTS[@]}"; do wait "${wrk_pid[$v]}"; done
@@ -128,37 +136,37 @@ if [[ ${TOGETHER:-0} == 1 ]]; then
     mock_end=$(ticks "$MOCK")
     # The mock serves every variant at once: its line shows its share per request of all of them.
     all=0
-    for v in "${VARIANTS[@]}"; do all=$((all + $(awk '/requests in/ { print $1 }' "$WORK/$v.wrk"))); done
     for v in "${VARIANTS[@]}"; do
-      n=$(awk '/requests in/ { print $1 }' "$WORK/$v.wrk")
-      cell "$round" "$v" "${started[$v]}" "$(ticks "${PID[$v]}")" 0 $(((mock_end - mock_start) * n / all)) \
+      served[$v]=$(awk '/requests in/ { print $1 }' "$WORK/$v.wrk")
+      all=$((all + served[$v]))
+    done
+    for v in "${VARIANTS[@]}"; do
+      cell "$round" "$v" "${started[$v]}" "$(ticks "${PID[$v]}")" 0 $(((mock_end - mock_start) * served[$v] / all)) \
         "$(cat "$WORK/$v.wrk")" $((idle1 - idle0)) $((total1 - total0))
     done
     ratios "$round"
   done
   echo "median over $ROUNDS rounds, CPU per request over ${VARIANTS[0]}'s in the same cell:"
   for v in "${VARIANTS[@]:1}"; do
-    awk -v v="$v" '{ for (i = 1; i <= NF; i++) if ($i == v) print $(i + 1) }' "$WORK/ratios" | sort -n |
-      awk -v v="$v" '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2;
-        printf "  %-10s %.3f (rounds %.3f to %.3f)\n", v, m, a[1], a[NR] }'
+    awk -v v="$v" '{ for (i = 1; i <= NF; i++) if ($i == v) print $(i + 1) }' "$WORK/ratios" | median |
+      awk -v v="$v" '{ printf "  %-10s %.3f (rounds %.3f to %.3f)\n", v, $1, $2, $3 }'
+  done
+else
+  for round in $(seq 1 "$ROUNDS"); do
+    for v in "${VARIANTS[@]}"; do
+      before=$(ticks "${PID[$v]}") mock_before=$(ticks "$MOCK")
+      read -r idle0 total0 < <(cpu0)
+      out=$(load "$v")
+      read -r idle1 total1 < <(cpu0)
+      sleep 1.2 # the request-log writer's last flush of this cell
+      after=$(ticks "${PID[$v]}") mock_after=$(ticks "$MOCK")
+      cell "$round" "$v" "$before" "$after" "$mock_before" "$mock_after" "$out" $((idle1 - idle0)) $((total1 - total0))
+    done
   done
 fi
-for round in $(seq 1 "$((${TOGETHER:-0} == 1 ? 0 : ROUNDS))"); do
-  for v in "${VARIANTS[@]}"; do
-    before=$(ticks "${PID[$v]}") mock_before=$(ticks "$MOCK")
-    read -r idle0 total0 < <(cpu0)
-    out=$("${LOAD[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/chat.lua" "http://127.0.0.1:${PORT[$v]}/llm/bench/v1/chat/completions$QUERY")
-    read -r idle1 total1 < <(cpu0)
-    sleep 1.2 # the request-log writer's last flush of this cell
-    after=$(ticks "${PID[$v]}") mock_after=$(ticks "$MOCK")
-    cell "$round" "$v" "$before" "$after" "$mock_before" "$mock_after" "$out" $((idle1 - idle0)) $((total1 - total0))
-  done
-done
 echo "median over $ROUNDS rounds:"
 for v in "${VARIANTS[@]}"; do
-  awk -v v="$v" '$3 == v { print $6 }' "$WORK/cells" | sort -n |
-    awk -v v="$v" '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2;
-      printf "  %-10s %6.2f us CPU/request\n", v, m }'
+  awk -v v="$v" '$3 == v { print $6 }' "$WORK/cells" | median | awk -v v="$v" '{ printf "  %-10s %6.2f us CPU/request\n", v, $1 }'
 done
 for v in "${VARIANTS[@]}"; do
   [[ $v == full || $v == off ]] || continue

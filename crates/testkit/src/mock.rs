@@ -428,8 +428,9 @@ fn respond(
             .as_str()
             .unwrap_or("gpt-4o-mini")
             .to_owned();
+        let include_usage = json_body["stream_options"]["include_usage"].as_bool() == Some(true);
         if query_number(req, "full") == Some(1) {
-            return openai_chat_in_full(&model, stream, events, interval, &json_body, sse);
+            return openai_chat_in_full(&model, stream, events, interval, include_usage, sse);
         }
         if stream {
             let mut chunks: Vec<(Option<&str>, Value)> = (0..events)
@@ -441,7 +442,7 @@ fn respond(
                 json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "model": model,
                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
             ));
-            if json_body["stream_options"]["include_usage"].as_bool() == Some(true) {
+            if include_usage {
                 chunks.push((None, json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "model": model,
                     "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": events, "total_tokens": 5 + events}})));
             }
@@ -541,7 +542,7 @@ fn openai_chat_in_full(
     stream: bool,
     events: u64,
     interval: Duration,
-    request: &Value,
+    include_usage: bool,
     sse: impl Fn(Vec<(Option<&'static str>, Value)>, Duration, Option<&'static str>) -> HttpResponse,
 ) -> HttpResponse {
     let usage = |output: u64| {
@@ -559,7 +560,6 @@ fn openai_chat_in_full(
                 "refusal": null, "annotations": []}, "logprobs": null, "finish_reason": "stop"}],
             "usage": usage(10), "service_tier": "default", "system_fingerprint": fingerprint}));
     }
-    let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
     let chunk = |delta: Value, finish: Value| {
         let mut chunk = json!({"id": id, "object": "chat.completion.chunk", "created": 1_741_569_952,
             "model": model, "service_tier": "default", "system_fingerprint": fingerprint,

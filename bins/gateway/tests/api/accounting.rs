@@ -143,6 +143,19 @@ impl Setup {
         response
     }
 
+    /// The request-log page at `path` once it holds `rows` rows (they are
+    /// written within a second), or as it is after 5 s.
+    async fn request_logs(&self, path: &str, rows: usize) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let page = self.get(path).await;
+            if page["items"].as_array().unwrap().len() == rows || Instant::now() > deadline {
+                return page;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn get(&self, path: &str) -> Value {
         let response = self
             .app
@@ -352,15 +365,7 @@ async fn answers_in_openai_s_full_shape_are_counted_exactly() {
         (Some(38), Some(13)),
         "{row}"
     );
-    // Rows are written within a second.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let logs = loop {
-        let logs = s.get("/request-logs?service=full").await;
-        if logs["items"].as_array().unwrap().len() == 2 || Instant::now() > deadline {
-            break logs;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let logs = s.request_logs("/request-logs?service=full", 2).await;
     let models: Vec<&str> = logs["items"]
         .as_array()
         .unwrap()
@@ -422,15 +427,8 @@ async fn every_request_gets_one_log_row_with_paging_filters_and_request_ids() {
         "a client's id is echoed"
     );
 
-    // Rows are written within a second, in one batch.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let page = loop {
-        let page = s.get("/request-logs?limit=100").await;
-        if page["items"].as_array().unwrap().len() == 7 || Instant::now() > deadline {
-            break page;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    // Written in one batch.
+    let page = s.request_logs("/request-logs?limit=100", 7).await;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 7, "{page}");
     assert!(page["next_cursor"].is_null());
