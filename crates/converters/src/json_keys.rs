@@ -12,16 +12,41 @@ use std::sync::LazyLock;
 pub struct JsonKey {
     name: &'static str,
     forward: Finder<'static>,
+    /// The quoted name.
+    quoted: Box<[u8]>,
+    /// Where in `quoted` its rarest byte is, the one a search from the end
+    /// looks for.
+    anchor: usize,
+}
+
+/// Bytes from the most to the least common in JSON answers: punctuation,
+/// digits, then lowercase letters as often as English has them. Any other
+/// byte (capitals, say) is rarer than all of them.
+const COMMON_FIRST: &[u8] = b"\" :,{}0123456789_etaoinsrhldcumfpgwybvkxjqz";
+
+/// Index of the byte of `quoted` a search from the end stops at least often.
+fn rarest_byte(quoted: &[u8]) -> usize {
+    let rank = |b: &u8| {
+        COMMON_FIRST
+            .iter()
+            .position(|c| c == b)
+            .unwrap_or(usize::MAX)
+    };
+    (0..quoted.len())
+        .max_by_key(|&i| rank(&quoted[i]))
+        .unwrap_or(0)
 }
 
 impl JsonKey {
     /// A key named `name`.
     #[must_use]
     pub fn new(name: &'static str) -> Self {
-        let quoted = format!("\"{name}\"");
+        let quoted = format!("\"{name}\"").into_bytes().into_boxed_slice();
         Self {
             name,
-            forward: Finder::new(quoted.as_bytes()).into_owned(),
+            forward: Finder::new(&quoted).into_owned(),
+            anchor: rarest_byte(&quoted),
+            quoted,
         }
     }
 
@@ -32,7 +57,7 @@ impl JsonKey {
     }
 
     fn quoted_len(&self) -> usize {
-        self.name.len() + 2
+        self.quoted.len()
     }
 }
 
@@ -70,20 +95,36 @@ pub(crate) fn value_start(bytes: &[u8], key: &JsonKey, from: usize) -> Option<us
     }
 }
 
-/// Bytes at the end of a long answer searched on their own first.
+/// Bytes at the end of an answer searched backwards, before the whole
+/// answer is searched forwards.
 const NEAR_THE_END: usize = 1024;
 
 /// Where the object that is the value of the last `key` in `bytes` starts
-/// (every format puts its usage last). Found by searching forwards, which
-/// is vectorised, and keeping the last match; in a long answer the last
-/// [`NEAR_THE_END`] bytes first, the whole only when they hold none (a match
-/// there is the last: any later one would lie there too).
+/// (every format puts its usage last). The last [`NEAR_THE_END`] bytes are
+/// searched from the end for the key's rarest byte, which stops first at
+/// the key itself in most answers: a search forwards had to go through the
+/// whole answer (and memchr's set-up of a vectorised search costs more than
+/// the few bytes after the usage key take backwards). When they hold none,
+/// the whole is searched forwards, which is vectorised and keeps the last
+/// match (a match near the end would have been found: none lies after).
 pub(crate) fn last_object_start(bytes: &[u8], key: &JsonKey) -> Option<usize> {
-    if bytes.len() > 2 * NEAR_THE_END {
-        let near_the_end = bytes.len() - NEAR_THE_END;
-        if let Some(at) = last_object_start_from(bytes, key, near_the_end) {
-            return Some(at);
+    let near_the_end = bytes.len().saturating_sub(NEAR_THE_END);
+    let rarest = key.quoted[key.anchor];
+    let mut end = bytes.len();
+    while let Some(found) = memchr::memrchr(rarest, &bytes[near_the_end..end]) {
+        end = near_the_end + found;
+        let Some(quote) = end.checked_sub(key.anchor) else {
+            break;
+        };
+        if bytes[quote..].starts_with(&key.quoted) {
+            let value = value_after_colon(bytes, quote + key.quoted_len());
+            if let Some(at) = value.filter(|&at| bytes.get(at) == Some(&b'{')) {
+                return Some(at);
+            }
         }
+    }
+    if near_the_end == 0 {
+        return None;
     }
     last_object_start_from(bytes, key, 0)
 }
@@ -236,6 +277,40 @@ mod tests {
             let expected = bytes.iter().position(|&b| b == b'"' || b == b'\\');
             proptest::prop_assert_eq!(quote_or_escape(&bytes), expected);
         }
+    }
+
+    proptest::proptest! {
+        /// The search from the end finds the object a search forwards for
+        /// the last match finds, near the end of long answers or far from
+        /// it, with the rarest byte of the key scattered around.
+        #[test]
+        fn the_last_object_is_found_from_the_end_as_forwards(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "\"usage\"", "\"usageMetadata\"", ":", " ", "{", "}", "null", "\"", "g", "M", "\\",
+                    "\"text\":\"aggregating\"", &*LONG,
+                ]),
+                0..40,
+            ),
+        ) {
+            let bytes = parts.concat().into_bytes();
+            for key in [&*USAGE, &*USAGE_METADATA] {
+                proptest::prop_assert_eq!(
+                    last_object_start(&bytes, key),
+                    last_object_start_from(&bytes, key, 0),
+                    "{}", String::from_utf8_lossy(&bytes)
+                );
+            }
+        }
+    }
+
+    /// Filler that takes a key past the bytes searched from the end.
+    static LONG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| "x".repeat(700));
+
+    #[test]
+    fn the_search_from_the_end_looks_for_the_rarest_byte() {
+        assert_eq!(USAGE.quoted[USAGE.anchor], b'g');
+        assert_eq!(USAGE_METADATA.quoted[USAGE_METADATA.anchor], b'M');
     }
 
     #[test]
