@@ -101,12 +101,16 @@ const NEAR_THE_END: usize = 1024;
 
 /// Where the object that is the value of the last `key` in `bytes` starts
 /// (every format puts its usage last). The last [`NEAR_THE_END`] bytes are
-/// searched from the end for the key's rarest byte, which stops first at
-/// the key itself in most answers: a search forwards had to go through the
-/// whole answer (and memchr's set-up of a vectorised search costs more than
-/// the few bytes after the usage key take backwards). When they hold none,
-/// the whole is searched forwards, which is vectorised and keeps the last
-/// match (a match near the end would have been found: none lies after).
+/// searched from the end for the key's rarest byte, which stops at the key
+/// after a few others at most (OpenAI's answers: the `g`s of
+/// `system_fingerprint` and `reasoning_tokens`): a search forwards had to go
+/// through the whole answer (and memchr's set-up of a vectorised search
+/// costs more than the few bytes after the usage key take backwards). When
+/// they hold none, the whole is searched forwards, which is vectorised and
+/// keeps the last match (a match near the end would have been found: none
+/// lies after). One difference from a search forwards alone, in bytes that
+/// are no JSON: of two matches sharing a quote (`"usage"usage":{`) the
+/// second counts here, where memmem's non-overlapping matches skip it.
 pub(crate) fn last_object_start(bytes: &[u8], key: &JsonKey) -> Option<usize> {
     let near_the_end = bytes.len().saturating_sub(NEAR_THE_END);
     let rarest = key.quoted[key.anchor];
@@ -333,6 +337,39 @@ mod tests {
         let start = last_object_start(json, &USAGE).unwrap();
         assert!(json[start..].starts_with(br#"{"n":{"m":2}}"#));
         assert_eq!(last_object_start(br#"{"usage":7}"#, &USAGE), None);
+        assert_eq!(
+            last_object_start(br#""usage":{}"#, &USAGE),
+            Some(8),
+            "a key at the very start"
+        );
+        assert_eq!(
+            last_object_start(br#""usage"usage":{}"#, &USAGE),
+            Some(14),
+            "of two matches sharing a quote, the second (no JSON has them)"
+        );
+        assert_eq!(last_object_start(b"", &USAGE), None);
+        assert_eq!(last_object_start(b"g", &USAGE), None);
+    }
+
+    #[test]
+    fn a_key_whose_rarest_byte_is_just_inside_or_outside_the_end_is_found() {
+        // `g` is the key's fifth byte: the key starts four bytes before it.
+        for g_from_the_end in [NEAR_THE_END - 1, NEAR_THE_END, NEAR_THE_END + 1] {
+            // What follows the `g`: 20 bytes and the padding.
+            let tail = format!(
+                r#"e":{{"n":1}},"pad":"{}"}}"#,
+                "x".repeat(g_from_the_end - 21)
+            );
+            let json = format!(
+                r#"{{"text":"{}","usag{}"#,
+                "x".repeat(2 * NEAR_THE_END),
+                tail
+            );
+            let g = json.len() - g_from_the_end;
+            assert_eq!(json.as_bytes()[g], b'g', "{g_from_the_end}");
+            let start = last_object_start(json.as_bytes(), &USAGE);
+            assert_eq!(start, Some(g + 4), "{g_from_the_end}");
+        }
     }
 
     #[test]
