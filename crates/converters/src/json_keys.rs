@@ -130,14 +130,14 @@ pub(crate) fn last_object_start(bytes: &[u8], key: &JsonKey) -> Option<usize> {
     if near_the_end == 0 {
         return None;
     }
-    last_object_start_from(bytes, key, 0)
+    last_object_start_forwards(bytes, key)
 }
 
-/// [`last_object_start`] among the keys that start at or after `from`.
-fn last_object_start_from(bytes: &[u8], key: &JsonKey, from: usize) -> Option<usize> {
+/// [`last_object_start`] by a search forwards through the whole of `bytes`.
+fn last_object_start_forwards(bytes: &[u8], key: &JsonKey) -> Option<usize> {
     key.forward
-        .find_iter(&bytes[from..])
-        .filter_map(|quote| value_after_colon(bytes, from + quote + key.quoted_len()))
+        .find_iter(bytes)
+        .filter_map(|quote| value_after_colon(bytes, quote + key.quoted_len()))
         .filter(|&at| bytes.get(at) == Some(&b'{'))
         .last()
 }
@@ -301,7 +301,7 @@ mod tests {
             for key in [&*USAGE, &*USAGE_METADATA] {
                 proptest::prop_assert_eq!(
                     last_object_start(&bytes, key),
-                    last_object_start_from(&bytes, key, 0),
+                    last_object_start_forwards(&bytes, key),
                     "{}", String::from_utf8_lossy(&bytes)
                 );
             }

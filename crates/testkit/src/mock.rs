@@ -560,10 +560,15 @@ fn openai_chat_in_full(
                 "refusal": null, "annotations": []}, "logprobs": null, "finish_reason": "stop"}],
             "usage": usage(10), "service_tier": "default", "system_fingerprint": fingerprint}));
     }
-    let chunk = |delta: Value, finish: Value| {
-        let mut chunk = json!({"id": id, "object": "chat.completion.chunk", "created": 1_741_569_952,
+    let chunk_with = |choices: Value| {
+        json!({"id": id, "object": "chat.completion.chunk", "created": 1_741_569_952,
             "model": model, "service_tier": "default", "system_fingerprint": fingerprint,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]});
+            "choices": choices})
+    };
+    let chunk = |delta: Value, finish: Value| {
+        let mut chunk = chunk_with(
+            json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]),
+        );
         if include_usage {
             chunk["usage"] = Value::Null;
         }
@@ -576,12 +581,9 @@ fn openai_chat_in_full(
     chunks.extend((0..events).map(|i| chunk(json!({"content": format!("tok{i} ")}), Value::Null)));
     chunks.push(chunk(json!({}), json!("stop")));
     if include_usage {
-        chunks.push((
-            None,
-            json!({"id": id, "object": "chat.completion.chunk", "created": 1_741_569_952,
-            "model": model, "service_tier": "default", "system_fingerprint": fingerprint,
-            "choices": [], "usage": usage(events)}),
-        ));
+        let mut last = chunk_with(json!([]));
+        last["usage"] = usage(events);
+        chunks.push((None, last));
     }
     sse(chunks, interval, Some("[DONE]"))
 }
