@@ -37,8 +37,9 @@ impl<'a> Cursor<'a> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
-    fn key(&mut self) -> Option<&'a [u8]> {
-        self.eat(b'"')?;
+    /// Steps over a key the caller does not know: its name runs to the
+    /// next quote (a backslash gives `None`: serde reads escaped names).
+    fn other_key(&mut self) -> Option<()> {
         let rest = self.bytes.get(self.at..)?;
         // `rest` runs to the end of the object, so memchr's first 32-byte
         // compare holds the key's end: fewer instructions than eight bytes
@@ -48,7 +49,7 @@ impl<'a> Cursor<'a> {
             return None;
         }
         self.at += len + 1;
-        Some(&rest[..len])
+        Some(())
     }
 
     fn null(&mut self) -> Option<()> {
@@ -95,12 +96,14 @@ impl<'a> Cursor<'a> {
         (self.at > start).then_some(())
     }
 
-    /// Walks an object, handing each key to `field` with the cursor on its
-    /// value; `field` answers which of up to 64 fields it was (repeats give
-    /// `None`: serde refuses them).
+    /// Walks an object. `known` names the key the bytes after its opening
+    /// quote start with, when the caller knows it ([`Name`]); `field` gets
+    /// the cursor on the value of each field numbered so, up to 64 (repeats
+    /// give `None`: serde refuses them). Every other value is stepped over.
     fn object(
         &mut self,
-        mut field: impl FnMut(&mut Self, &[u8]) -> Option<Option<u32>>,
+        known: impl Fn(&[u8]) -> Option<Name>,
+        mut field: impl FnMut(&mut Self, u32) -> Option<()>,
     ) -> Option<()> {
         self.eat(b'{')?;
         if self.peek()? == b'}' {
@@ -109,14 +112,28 @@ impl<'a> Cursor<'a> {
         }
         let mut seen = 0u64;
         loop {
-            let key = self.key()?;
-            self.eat(b':')?;
-            if let Some(index) = field(self, key)? {
-                let bit = 1u64 << index;
-                if seen & bit != 0 {
-                    return None;
+            self.eat(b'"')?;
+            let index = match known(self.bytes.get(self.at..)?) {
+                Some(name) => {
+                    self.at += name.len;
+                    name.field
                 }
-                seen |= bit;
+                None => {
+                    self.other_key()?;
+                    None
+                }
+            };
+            self.eat(b':')?;
+            match index {
+                Some(index) => {
+                    let bit = 1u64 << index;
+                    if seen & bit != 0 {
+                        return None;
+                    }
+                    seen |= bit;
+                    field(self, index)?;
+                }
+                None => self.skip()?,
             }
             match self.peek()? {
                 b',' => self.at += 1,
@@ -134,23 +151,85 @@ impl<'a> Cursor<'a> {
             return self.null().map(|()| Lenient(Details::default()));
         }
         let mut details = Details::default();
-        self.object(|cursor, key| {
-            let (index, count) = match key {
-                b"cached_tokens" => (0, &mut details.cached_tokens),
-                b"reasoning_tokens" => (1, &mut details.reasoning_tokens),
-                _ => return cursor.skip().map(|()| None),
+        self.object(details_name, |cursor, index| {
+            let count = if index == 0 {
+                &mut details.cached_tokens
+            } else {
+                &mut details.reasoning_tokens
             };
             *count = cursor.count()?;
-            Some(Some(index))
+            Some(())
         })?;
         Some(Lenient(details))
     }
 }
 
-/// Where a known field's value goes.
-enum Slot<'c> {
-    Count(&'c mut Count),
-    Details(&'c mut Lenient<Details>),
+/// A key name the bytes after its opening quote start with: how many bytes
+/// it takes with its closing quote, and which field it is (`None`: one
+/// known to be stepped over).
+struct Name {
+    len: usize,
+    field: Option<u32>,
+}
+
+/// The first of `$name => $field` whose name (closing quote included) the
+/// bytes start with. Each name is a constant, so each test compiles to a
+/// few word compares: the names are told apart without finding the key's
+/// end first (memchr) and matching it against every name.
+macro_rules! first_name {
+    ($rest:expr; $($name:literal => $field:expr),* $(,)?) => {{
+        let rest: &[u8] = $rest;
+        $(
+            if rest.starts_with($name) {
+                return Some(Name { len: $name.len(), field: $field });
+            }
+        )*
+        None
+    }};
+}
+
+/// The usage object's names, by their first byte; the fields as numbered
+/// in [`UsageCounts::scan`].
+fn usage_name(rest: &[u8]) -> Option<Name> {
+    match rest.first()? {
+        b'p' => first_name!(rest;
+            b"prompt_tokens\"" => Some(0),
+            b"prompt_tokens_details\"" => Some(10),
+            b"promptTokenCount\"" => Some(6),
+        ),
+        b'c' => first_name!(rest;
+            b"completion_tokens\"" => Some(1),
+            b"completion_tokens_details\"" => Some(11),
+            b"cache_read_input_tokens\"" => Some(4),
+            b"cache_creation_input_tokens\"" => Some(5),
+            b"candidatesTokenCount\"" => Some(7),
+            b"cachedContentTokenCount\"" => Some(9),
+        ),
+        b'i' => first_name!(rest;
+            b"input_tokens\"" => Some(2),
+            b"input_tokens_details\"" => Some(12),
+        ),
+        b'o' => first_name!(rest;
+            b"output_tokens\"" => Some(3),
+            b"output_tokens_details\"" => Some(13),
+        ),
+        b't' => first_name!(rest;
+            b"total_tokens\"" => None,
+            b"thoughtsTokenCount\"" => Some(8),
+            b"totalTokenCount\"" => None,
+        ),
+        _ => None,
+    }
+}
+
+/// A details object's names: 0 cached, 1 reasoning.
+fn details_name(rest: &[u8]) -> Option<Name> {
+    match rest.first()? {
+        b'c' => first_name!(rest; b"cached_tokens\"" => Some(0)),
+        b'r' => first_name!(rest; b"reasoning_tokens\"" => Some(1)),
+        b'a' => first_name!(rest; b"audio_tokens\"" => None),
+        _ => None,
+    }
 }
 
 impl UsageCounts {
@@ -158,35 +237,31 @@ impl UsageCounts {
     pub(super) fn scan(bytes: &[u8]) -> Option<Self> {
         let mut counts = Self::default();
         let mut cursor = Cursor { bytes, at: 0 };
-        cursor.object(|cursor, key| {
-            let (index, slot) = match key {
-                b"prompt_tokens" => (0, Slot::Count(&mut counts.prompt_tokens)),
-                b"completion_tokens" => (1, Slot::Count(&mut counts.completion_tokens)),
-                b"input_tokens" => (2, Slot::Count(&mut counts.input_tokens)),
-                b"output_tokens" => (3, Slot::Count(&mut counts.output_tokens)),
-                b"cache_read_input_tokens" => (4, Slot::Count(&mut counts.cache_read_input_tokens)),
-                b"cache_creation_input_tokens" => {
-                    (5, Slot::Count(&mut counts.cache_creation_input_tokens))
+        cursor.object(usage_name, |cursor, index| {
+            let count = match index {
+                0 => &mut counts.prompt_tokens,
+                1 => &mut counts.completion_tokens,
+                2 => &mut counts.input_tokens,
+                3 => &mut counts.output_tokens,
+                4 => &mut counts.cache_read_input_tokens,
+                5 => &mut counts.cache_creation_input_tokens,
+                6 => &mut counts.prompt_token_count,
+                7 => &mut counts.candidates_token_count,
+                8 => &mut counts.thoughts_token_count,
+                9 => &mut counts.cached_content_token_count,
+                _ => {
+                    let details = match index {
+                        10 => &mut counts.prompt_tokens_details,
+                        11 => &mut counts.completion_tokens_details,
+                        12 => &mut counts.input_tokens_details,
+                        _ => &mut counts.output_tokens_details,
+                    };
+                    *details = cursor.details()?;
+                    return Some(());
                 }
-                b"promptTokenCount" => (6, Slot::Count(&mut counts.prompt_token_count)),
-                b"candidatesTokenCount" => (7, Slot::Count(&mut counts.candidates_token_count)),
-                b"thoughtsTokenCount" => (8, Slot::Count(&mut counts.thoughts_token_count)),
-                b"cachedContentTokenCount" => {
-                    (9, Slot::Count(&mut counts.cached_content_token_count))
-                }
-                b"prompt_tokens_details" => (10, Slot::Details(&mut counts.prompt_tokens_details)),
-                b"completion_tokens_details" => {
-                    (11, Slot::Details(&mut counts.completion_tokens_details))
-                }
-                b"input_tokens_details" => (12, Slot::Details(&mut counts.input_tokens_details)),
-                b"output_tokens_details" => (13, Slot::Details(&mut counts.output_tokens_details)),
-                _ => return cursor.skip().map(|()| None),
             };
-            match slot {
-                Slot::Count(count) => *count = cursor.count()?,
-                Slot::Details(details) => *details = cursor.details()?,
-            }
-            Some(Some(index))
+            *count = cursor.count()?;
+            Some(())
         })?;
         Some(counts)
     }
