@@ -102,14 +102,32 @@ impl UsageMeter {
             .add(&Tally::one(failed, now_ms));
     }
 
-    /// One proxied request by client key `id`, `failed` when its answer was
-    /// not 2xx, at `now_ms` (Unix milliseconds).
-    pub fn client_request(&self, id: ClientKeyId, failed: bool, now_ms: i64) {
-        lock(&self.pending)
-            .client_keys
-            .entry(id)
-            .or_default()
-            .add(&Tally::one(failed, now_ms));
+    /// One proxied request answered, at `now_ms` (Unix milliseconds): the
+    /// call to `served_by`, the key whose 2xx answer is delivered (calls
+    /// that failed are counted by [`Self::key_call`]), and the request of
+    /// `client`, a client key and whether its answer was not 2xx. One lock
+    /// for both, where two calls took it twice.
+    pub fn answered(
+        &self,
+        served_by: Option<KeyId>,
+        client: Option<(ClientKeyId, bool)>,
+        now_ms: i64,
+    ) {
+        let mut pending = lock(&self.pending);
+        if let Some(key) = served_by {
+            pending
+                .keys
+                .entry(key)
+                .or_default()
+                .add(&Tally::one(false, now_ms));
+        }
+        if let Some((id, failed)) = client {
+            pending
+                .client_keys
+                .entry(id)
+                .or_default()
+                .add(&Tally::one(failed, now_ms));
+        }
     }
 
     /// Tokens an answer reported, for the key that served it and the client key.
@@ -217,7 +235,7 @@ mod tests {
         let meter = UsageMeter::default();
         meter.key_call(1, false, now());
         meter.key_call(1, true, now());
-        meter.client_request(7, false, now());
+        meter.answered(None, Some((7, false)), now());
         meter.tokens(1, Some(7), 10, 3);
         let key = meter.pending_key(1);
         assert_eq!(
@@ -236,6 +254,29 @@ mod tests {
         assert_eq!(batch.keys.len(), 1);
         assert_eq!(batch.client_keys.len(), 1);
         assert_eq!(meter.pending_key(1), UsageDelta::default());
+    }
+
+    #[test]
+    fn an_answered_request_counts_the_serving_key_and_the_client_key() {
+        let meter = UsageMeter::default();
+        meter.answered(Some(1), Some((7, false)), 1_700_000_000_000);
+        meter.answered(None, Some((7, true)), 1_700_000_000_500);
+        meter.answered(Some(2), None, 1_700_000_000_900);
+        let key = meter.pending_key(1);
+        assert_eq!((key.requests, key.failures), (1, 0));
+        assert_eq!(
+            key.last_used_at,
+            Some(domain::time_fmt::from_unix_millis(1_700_000_000_000))
+        );
+        assert_eq!(meter.pending_key(2).requests, 1);
+        let client = meter.pending_client(7);
+        assert_eq!((client.requests, client.failures), (2, 1));
+        assert_eq!(
+            client.last_used_at,
+            Some(domain::time_fmt::from_unix_millis(1_700_000_000_500))
+        );
+        let batch = meter.take();
+        assert_eq!((batch.keys.len(), batch.client_keys.len()), (2, 1));
     }
 
     #[test]

@@ -72,16 +72,20 @@ pub async fn run(
     if let Ok(answer) = &answer {
         exchange.answered_by(&service.keys[answer.index()]);
     }
-    if let Some(id) = exchange
-        .client_key_id()
-        .filter(|_| state.service.telemetry().enabled)
-    {
-        let failed = !matches!(answer, Ok(Answer::Success { .. }));
-        state
-            .service
-            .telemetry()
-            .usage
-            .client_request(id, failed, domain::time_fmt::now_millis());
+    let telemetry = state.service.telemetry();
+    if telemetry.enabled {
+        // The serving key's call and the client key's request are counted
+        // together: one lock and one clock read a request, not two.
+        let served_by = match &answer {
+            Ok(Answer::Success { index, .. }) => Some(service.keys[*index].key.id),
+            _ => None,
+        };
+        let client = exchange.client_key_id().map(|id| (id, served_by.is_none()));
+        if served_by.is_some() || client.is_some() {
+            telemetry
+                .usage
+                .answered(served_by, client, domain::time_fmt::now_millis());
+        }
     }
     answer
 }
@@ -127,10 +131,11 @@ async fn attempt_keys(
         exchange.attempt();
         let sent = client.send(request, next_body(&mut body)).await;
         let succeeded = matches!(&sent, Ok(response) if response.status().is_success());
-        if telemetry.enabled {
+        // A call that succeeded is counted by `run`, with the client key's request.
+        if telemetry.enabled && !succeeded {
             telemetry
                 .usage
-                .key_call(key.key.id, !succeeded, domain::time_fmt::now_millis());
+                .key_call(key.key.id, true, domain::time_fmt::now_millis());
         }
         let (verdict, answer) = match sent {
             Err(failure) => {
