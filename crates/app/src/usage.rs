@@ -21,6 +21,16 @@ struct Pending {
     client_keys: IdMap<ClientKeyId, Tally>,
 }
 
+impl Pending {
+    fn add_to_key(&mut self, key: KeyId, tally: &Tally) {
+        self.keys.entry(key).or_default().add(tally);
+    }
+
+    fn add_to_client(&mut self, id: ClientKeyId, tally: &Tally) {
+        self.client_keys.entry(id).or_default().add(tally);
+    }
+}
+
 /// A [`UsageDelta`] as the hot path adds to it: the latest use kept as Unix
 /// milliseconds, so a request pays no calendar conversion.
 #[derive(Debug, Default, Clone, Copy)]
@@ -92,19 +102,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl UsageMeter {
-    /// One call made with upstream key `key` (every attempt counts; `failed`
-    /// when it did not answer 2xx), at `now_ms` (Unix milliseconds).
-    pub fn key_call(&self, key: KeyId, failed: bool, now_ms: i64) {
-        lock(&self.pending)
-            .keys
-            .entry(key)
-            .or_default()
-            .add(&Tally::one(failed, now_ms));
+    /// One call with upstream key `key` that did not answer 2xx, at
+    /// `now_ms` (Unix milliseconds). Every failed attempt counts; the call
+    /// whose answer is delivered is counted by [`Self::answered`].
+    pub fn failed_call(&self, key: KeyId, now_ms: i64) {
+        lock(&self.pending).add_to_key(key, &Tally::one(true, now_ms));
     }
 
     /// One proxied request answered, at `now_ms` (Unix milliseconds): the
     /// call to `served_by`, the key whose 2xx answer is delivered (calls
-    /// that failed are counted by [`Self::key_call`]), and the request of
+    /// that failed are counted by [`Self::failed_call`]), and the request of
     /// `client`, a client key and whether its answer was not 2xx. One lock
     /// for both, where two calls took it twice.
     pub fn answered(
@@ -115,18 +122,10 @@ impl UsageMeter {
     ) {
         let mut pending = lock(&self.pending);
         if let Some(key) = served_by {
-            pending
-                .keys
-                .entry(key)
-                .or_default()
-                .add(&Tally::one(false, now_ms));
+            pending.add_to_key(key, &Tally::one(false, now_ms));
         }
         if let Some((id, failed)) = client {
-            pending
-                .client_keys
-                .entry(id)
-                .or_default()
-                .add(&Tally::one(failed, now_ms));
+            pending.add_to_client(id, &Tally::one(failed, now_ms));
         }
     }
 
@@ -138,9 +137,9 @@ impl UsageMeter {
             ..Tally::default()
         };
         let mut pending = lock(&self.pending);
-        pending.keys.entry(key).or_default().add(&delta);
+        pending.add_to_key(key, &delta);
         if let Some(id) = client {
-            pending.client_keys.entry(id).or_default().add(&delta);
+            pending.add_to_client(id, &delta);
         }
     }
 
@@ -197,14 +196,10 @@ impl UsageMeter {
     pub fn restore(&self, batch: &UsageBatch) {
         let mut pending = lock(&self.pending);
         for (id, delta) in &batch.keys {
-            pending.keys.entry(*id).or_default().add(&delta.into());
+            pending.add_to_key(*id, &delta.into());
         }
         for (id, delta) in &batch.client_keys {
-            pending
-                .client_keys
-                .entry(*id)
-                .or_default()
-                .add(&delta.into());
+            pending.add_to_client(*id, &delta.into());
         }
     }
 
@@ -233,8 +228,8 @@ mod tests {
     #[test]
     fn counts_add_up_and_take_empties_the_meter() {
         let meter = UsageMeter::default();
-        meter.key_call(1, false, now());
-        meter.key_call(1, true, now());
+        meter.answered(Some(1), None, now());
+        meter.failed_call(1, now());
         meter.answered(None, Some((7, false)), now());
         meter.tokens(1, Some(7), 10, 3);
         let key = meter.pending_key(1);
@@ -282,13 +277,13 @@ mod tests {
     #[test]
     fn the_last_use_is_the_latest_call_and_survives_a_restore() {
         let meter = UsageMeter::default();
-        meter.key_call(1, false, 1_700_000_000_123);
-        meter.key_call(1, false, 1_700_000_000_001);
+        meter.answered(Some(1), None, 1_700_000_000_123);
+        meter.answered(Some(1), None, 1_700_000_000_001);
         let latest = Some(domain::time_fmt::from_unix_millis(1_700_000_000_123));
         assert_eq!(meter.pending_key(1).last_used_at, latest);
         let batch = meter.take();
         assert_eq!(batch.keys[0].1.last_used_at, latest);
-        meter.key_call(1, false, 1_700_000_000_050);
+        meter.answered(Some(1), None, 1_700_000_000_050);
         meter.restore(&batch);
         assert_eq!(meter.pending_key(1).last_used_at, latest);
         assert_eq!(meter.pending_key(1).requests, 3);
@@ -297,9 +292,9 @@ mod tests {
     #[test]
     fn a_restored_batch_is_merged_with_newer_usage() {
         let meter = UsageMeter::default();
-        meter.key_call(1, true, now());
+        meter.failed_call(1, now());
         let batch = meter.take();
-        meter.key_call(1, false, now());
+        meter.answered(Some(1), None, now());
         meter.restore(&batch);
         let key = meter.pending_key(1);
         assert_eq!((key.requests, key.failures), (2, 1));

@@ -135,7 +135,7 @@ async fn attempt_keys(
         if telemetry.enabled && !succeeded {
             telemetry
                 .usage
-                .key_call(key.key.id, true, domain::time_fmt::now_millis());
+                .failed_call(key.key.id, domain::time_fmt::now_millis());
         }
         let (verdict, answer) = match sent {
             Err(failure) => {
