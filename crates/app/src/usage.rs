@@ -255,6 +255,11 @@ mod tests {
     fn an_answered_request_counts_the_serving_key_and_the_client_key() {
         let meter = UsageMeter::default();
         meter.answered(Some(1), Some((7, false)), 1_700_000_000_000);
+        assert_eq!(
+            meter.pending_client(7).failures,
+            0,
+            "a 2xx answer is no failure"
+        );
         meter.answered(None, Some((7, true)), 1_700_000_000_500);
         meter.answered(Some(2), None, 1_700_000_000_900);
         let key = meter.pending_key(1);
