@@ -15,6 +15,13 @@
 # STREAM=1 asks for streamed answers (20 events, as the suite streams) instead of JSON.
 # FULL=1 has the mock answer as OpenAI does today (usage details, service tier,
 # fingerprint; `"usage": null` in every chunk) instead of its minimal answers.
+# SIM=1 also simulates the caches and the branch predictor (callgrind's
+# --cache-sim and --branch-sim; a few times slower) and prints each variant's
+# first-level cache misses and mispredicted branches per request: I1mr
+# (instruction fetches), D1mr and D1mw (data reads and writes), Bcm
+# (conditional branches), Bim (indirect ones). Valgrind's last-level cache is
+# left out: it models the host's as direct-mapped, so its misses are
+# conflicts the hardware does not have.
 # Needs the release binaries (just bench builds them; BIN=dir picks others),
 # valgrind (installed from apt when missing) and python3.
 set -euo pipefail
@@ -26,6 +33,8 @@ BIN=${BIN:-target/release}
 if ! command -v valgrind >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
 fi
+SIM_ARGS=()
+if [[ ${SIM:-0} == 1 ]]; then SIM_ARGS=(--cache-sim=yes --branch-sim=yes); fi
 WORK=$(mktemp -d)
 MOCK_PORT=18381 PORT=18391
 "$BIN/mock-upstream" "127.0.0.1:$MOCK_PORT" 1 2>"$WORK/mock.log" &
@@ -51,7 +60,7 @@ for v in full nolog nometrics off; do
   # shellcheck disable=SC2086
   env ${TELEMETRY_VARIANTS[$v]} BACKEND_PORT=$PORT BIND_ADDRESS=127.0.0.1 DATABASE_PATH="$WORK/$v.sqlite" \
     ADMIN_PASSWORD=bench GLOBAL_PROXY_KEYS=ck LOG_LEVEL=warn \
-    valgrind --tool=callgrind --callgrind-out-file="$WORK/$v.out" "$BIN/gateway" >/dev/null 2>"$WORK/$v.log" &
+    valgrind --tool=callgrind "${SIM_ARGS[@]}" --callgrind-out-file="$WORK/$v.out" "$BIN/gateway" >/dev/null 2>"$WORK/$v.log" &
   GATEWAY=$!
   for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   create_bench_service "$PORT" "$MOCK_PORT"
@@ -68,4 +77,10 @@ for v in full nolog nometrics off; do
     awk '/(memset|memmove)-vec-unaligned-erms/ { gsub(",", "", $1); s += $1 } END { print s + 0 }')
   awk -v v="$v" -v t="$total" -v r="$rep" -v n="$REQUESTS" 'BEGIN {
     printf "%-10s %7.0f instructions/request  (%7.0f without libc memset/memcpy)\n", v, t / n, (t - r) / n }'
+  if [[ ${SIM:-0} == 1 ]]; then
+    awk -v v="$v" -v n="$REQUESTS" '/^events:/ { for (i = 2; i <= NF; i++) name[i] = $i }
+      /^totals:/ { line = sprintf("%-10s", v)
+        for (i = 2; i <= NF; i++) if (name[i] ~ /^(I1mr|D1mr|D1mw|Bcm|Bim)$/) line = line sprintf("  %s %6.1f", name[i], $i / n)
+        print line "  per request" }' "$WORK/$v.out.1"
+  fi
 done
