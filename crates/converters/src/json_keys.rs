@@ -84,15 +84,35 @@ keys! {
 
 /// Where the value of the first `key` at or after `from` starts.
 pub(crate) fn value_start(bytes: &[u8], key: &JsonKey, from: usize) -> Option<usize> {
+    key_and_value_start(bytes, key, from).map(|(_, value)| value)
+}
+
+/// Where the first `key` at or after `from` is (its opening quote), and
+/// where its value starts.
+pub(crate) fn key_and_value_start(
+    bytes: &[u8],
+    key: &JsonKey,
+    from: usize,
+) -> Option<(usize, usize)> {
     let mut at = from;
     loop {
         let quote = at + key.forward.find(bytes.get(at..)?)?;
         let after = quote + key.quoted_len();
         if let Some(value) = value_after_colon(bytes, after) {
-            return Some(value);
+            return Some((quote, value));
         }
         at = quote + 1;
     }
+}
+
+/// Where the value starts of the key `quoted` (its name in quotes, a
+/// constant: the compare is a few word compares) whose opening quote is at
+/// `at`, when there is one there.
+pub(crate) fn value_of_key_at(bytes: &[u8], quoted: &[u8], at: usize) -> Option<usize> {
+    if !bytes.get(at..)?.starts_with(quoted) {
+        return None;
+    }
+    value_after_colon(bytes, at + quoted.len())
 }
 
 /// Bytes at the end of an answer searched backwards, before the whole

@@ -18,6 +18,7 @@ pub mod sse;
 pub mod stream;
 pub mod usage;
 pub mod usage_counts;
+mod usage_model;
 
 pub use error::ConvertError;
 pub use stream::StreamConverter;

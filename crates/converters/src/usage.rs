@@ -4,16 +4,17 @@
 //! stream parses only the events that carry a usage object.
 
 use crate::json_keys::{
-    last_object_start, only_null_values, string_end, unescaped, value_start, JsonKey, CHOICES,
-    MODEL, MODEL_VERSION, USAGE, USAGE_METADATA,
+    last_object_start, only_null_values, value_start, JsonKey, CHOICES, USAGE, USAGE_METADATA,
 };
 use crate::sse::{ends_an_event, SseEvent, SseParser};
 use crate::usage_counts::UsageCounts;
+use crate::usage_model::{model_in, model_of_answer};
 use bytes::Bytes;
 use domain::chat::Usage;
 use domain::ApiFormat;
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Bytes kept from the start of a JSON answer, for the model name.
 const HEAD: usize = 4 * 1024;
@@ -25,8 +26,9 @@ const TAIL: usize = 16 * 1024;
 pub struct Reported {
     /// Tokens (zero when the answer carried none).
     pub usage: Usage,
-    /// The model named by the answer.
-    pub model: Option<String>,
+    /// The model named by the answer (shared: consecutive answers of one
+    /// upstream name the same model, see `usage_model`).
+    pub model: Option<Arc<str>>,
 }
 
 /// Watches one upstream answer of `format`.
@@ -205,7 +207,7 @@ impl UsageScanner {
         match &mut self.mode {
             Mode::Json(ends) => {
                 if self.wants_model {
-                    self.reported.model = model_in(&ends.head());
+                    self.reported.model = model_of_answer(&ends.head());
                 }
                 let key = usage_key(self.format);
                 let tail = ends.tail();
@@ -261,26 +263,6 @@ fn observe_event(format: ApiFormat, data: &str, wants_model: bool, reported: &mu
     total.output_tokens = total.output_tokens.max(usage.output_tokens);
 }
 
-/// The value of the first `"model"` (or Gemini's `"modelVersion"`) string field.
-fn model_in(bytes: &[u8]) -> Option<String> {
-    [&*MODEL, &*MODEL_VERSION].into_iter().find_map(|key| {
-        let at = value_start(bytes, key, 0)?;
-        if bytes.get(at) != Some(&b'"') {
-            return None;
-        }
-        // A name's closing quote comes before any backslash: memchr finds it
-        // in one vector compare, where a byte loop tracked escapes.
-        let first = at + 1 + memchr::memchr2(b'"', b'\\', &bytes[at + 1..])?;
-        if bytes[first] == b'"' {
-            if let Some(name) = unescaped(&bytes[at + 1..first]) {
-                return Some(name.to_owned());
-            }
-        }
-        let end = string_end(bytes, at)?;
-        serde_json::from_slice::<String>(&bytes[at..=end]).ok()
-    })
-}
-
 /// Whether `bytes` holds no usage object of `format`: every usage key in
 /// them is `null` (OpenAI sends one in every chunk but the last once usage
 /// is asked for) or there is none.
@@ -310,28 +292,6 @@ mod tests {
             scanner.feed(&Bytes::copy_from_slice(piece));
         }
         scanner.finish()
-    }
-
-    #[test]
-    fn model_names_are_read_as_json_strings() {
-        assert_eq!(
-            model_in(br#"{"model": "gpt-4o"}"#).as_deref(),
-            Some("gpt-4o")
-        );
-        assert_eq!(
-            model_in(br#"{"model":"a\"b\u00e9","modelVersion":"x"}"#).as_deref(),
-            Some("a\"bé"),
-            "escapes are decoded"
-        );
-        assert_eq!(
-            model_in(b"{\"model\":\"a\tb\"}"),
-            None,
-            "a raw control character is not JSON"
-        );
-        assert_eq!(
-            model_in(br#"{"modelVersion":"gemini-2.5"}"#).as_deref(),
-            Some("gemini-2.5")
-        );
     }
 
     #[test]

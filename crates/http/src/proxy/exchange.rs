@@ -42,7 +42,7 @@ pub struct Exchange {
     key: Option<(KeyId, String)>,
     client_format: Option<&'static str>,
     upstream_format: Option<&'static str>,
-    model: Option<String>,
+    model: Option<Arc<str>>,
     status: u16,
     attempts: u32,
     first_sent: Option<Instant>,
@@ -155,7 +155,7 @@ impl Exchange {
     /// The model, when the request named it.
     pub fn model(&mut self, model: Option<&str>) {
         if let Some(model) = model.filter(|m| !m.is_empty()) {
-            self.model = Some(first_chars(model, MODEL_CHARS).to_owned());
+            self.model = Some(Arc::from(first_chars(model, MODEL_CHARS)));
         }
     }
 
