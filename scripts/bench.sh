@@ -6,8 +6,9 @@
 # script installs what it needs and builds the release binaries.
 #
 # Environment: BENCH_DURATION (seconds per cell, default 10), BENCH_ROUNDS
-# (default 2), BENCH_TELEMETRY_PAIRS (paired 2-second telemetry on/off cells
-# per mode, default 15), BENCH_WRITE=0 to only print (otherwise the tables go into
+# (default 2), BENCH_TELEMETRY_LAUNCHES (launches of the telemetry on and off
+# gateways, default 6), BENCH_TELEMETRY_PAIRS (paired 2-second on/off cells per
+# mode and launch, default 8), BENCH_WRITE=0 to only print (otherwise the tables go into
 # docs/benchmarks.md and the plots into docs/bench/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
