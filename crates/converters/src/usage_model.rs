@@ -7,7 +7,9 @@
 //! its model, and only searched when that place holds no `"model"` key with
 //! the same name: a compare of a few bytes instead of a search, a UTF-8
 //! check, the name's decoding and an allocation — ≈ 500 instructions a
-//! request (docs/benchmarks.md).
+//! request (docs/benchmarks.md). The two readings differ only for an answer
+//! that holds another `"model"` key before that place (the search takes the
+//! first; the answers of the four formats name their model once).
 
 use crate::json_keys::{
     key_and_value_start, string_end, unescaped, value_of_key_at, value_start, MODEL, MODEL_VERSION,
