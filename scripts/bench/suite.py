@@ -498,12 +498,12 @@ def pairs_summary(launches: list[Pairs]) -> tuple[float, str]:
     per_launch = [both_modes(pairs) for pairs in launches]
     mean, half = mean_and_half_interval(per_launch)
     modes = list(launches[0])
+    # On / off of each launch and mode (sums).
+    by_mode = [[sum(c[0] for c in pairs[m]) / sum(c[1] for c in pairs[m]) for m in modes] for pairs in launches]
     rows = ["| launch | " + " | ".join(modes) + " | both modes |", "|---|" + "---|" * (len(modes) + 1)]
-    for number, pairs in enumerate(launches, 1):
-        by_mode = [sum(c[0] for c in pairs[m]) / sum(c[1] for c in pairs[m]) for m in modes]
-        rows.append(f"| {number} | " + " | ".join(f"{r:.3f}" for r in by_mode) + f" | {both_modes(pairs):.3f} |")
-    mode_means = [mean_and_half_interval([sum(c[0] for c in p[m]) / sum(c[1] for c in p[m]) for p in launches])
-                  for m in modes]
+    for number, (ratios, both) in enumerate(zip(by_mode, per_launch), 1):
+        rows.append(f"| {number} | " + " | ".join(f"{r:.3f}" for r in ratios) + f" | {both:.3f} |")
+    mode_means = [mean_and_half_interval([ratios[i] for ratios in by_mode]) for i in range(len(modes))]
     rows.append("| mean, 95 % interval | " + " | ".join(f"{m:.3f} ± {h:.3f}" for m, h in mode_means)
                 + f" | **{mean:.3f} ± {half:.3f}** |")
     lines = ["| mode | pairs | on / off (sums) | mean pair ratio, 95 % interval | pairs' range |",

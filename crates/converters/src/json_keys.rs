@@ -82,6 +82,11 @@ keys! {
     CHOICES = "choices";
 }
 
+/// [`MODEL`]'s name in quotes, as a constant: a compare with it at a known
+/// place is a few word compares, where the key's own (built at start) takes
+/// a `memcmp` call. A test holds the two equal.
+pub(crate) const MODEL_QUOTED: &[u8] = b"\"model\"";
+
 /// Where the value of the first `key` at or after `from` starts.
 pub(crate) fn value_start(bytes: &[u8], key: &JsonKey, from: usize) -> Option<usize> {
     key_and_value_start(bytes, key, from).map(|(_, value)| value)
@@ -286,6 +291,11 @@ pub fn field_is_true(bytes: &[u8], key: &JsonKey) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_model_key_spelled_as_a_constant_is_the_key() {
+        assert_eq!(&*MODEL.quoted, MODEL_QUOTED);
+    }
 
     proptest::proptest! {
         /// The eight-bytes-a-step search finds what a byte loop finds, at

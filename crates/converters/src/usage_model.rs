@@ -12,7 +12,8 @@
 //! first; the answers of the four formats name their model once).
 
 use crate::json_keys::{
-    key_and_value_start, string_end, unescaped, value_of_key_at, value_start, MODEL, MODEL_VERSION,
+    key_and_value_start, string_end, unescaped, value_of_key_at, value_start, MODEL, MODEL_QUOTED,
+    MODEL_VERSION,
 };
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ impl ModelPlace {
     /// The name, when `head` holds a `"model"` key at the same place whose
     /// value is the same plain string.
     fn again_in(&self, head: &[u8]) -> Option<Arc<str>> {
-        let value = value_of_key_at(head, b"\"model\"", self.key)?;
+        let value = value_of_key_at(head, MODEL_QUOTED, self.key)?;
         let quoted = head.get(value..)?.strip_prefix(b"\"")?;
         let after = quoted.strip_prefix(self.name.as_bytes())?;
         (after.first() == Some(&b'"')).then(|| Arc::clone(&self.name))
@@ -47,27 +48,32 @@ pub(crate) fn model_of_answer(head: &[u8]) -> Option<Arc<str>> {
     if let Some(name) = LAST_PLACE.with_borrow(|place| place.as_ref()?.again_in(head)) {
         return Some(name);
     }
-    if let Some((key, value)) = key_and_value_start(head, &MODEL, 0) {
-        if let Some((name, plain)) = string_at(head, value) {
-            if plain {
-                let place = ModelPlace {
-                    key,
-                    name: Arc::clone(&name),
-                };
-                LAST_PLACE.with_borrow_mut(|last| *last = Some(place));
-            }
-            return Some(name);
-        }
+    let (name, key) = search(head)?;
+    if let Some(key) = key {
+        let place = ModelPlace {
+            key,
+            name: Arc::clone(&name),
+        };
+        LAST_PLACE.with_borrow_mut(|last| *last = Some(place));
     }
-    string_at(head, value_start(head, &MODEL_VERSION, 0)?).map(|(name, _)| name)
+    Some(name)
 }
 
 /// The value of the first `"model"` (or Gemini's `"modelVersion"`) string
 /// field, searched for.
 pub(crate) fn model_in(bytes: &[u8]) -> Option<Arc<str>> {
-    [&*MODEL, &*MODEL_VERSION]
-        .into_iter()
-        .find_map(|key| string_at(bytes, value_start(bytes, key, 0)?).map(|(name, _)| name))
+    search(bytes).map(|(name, _)| name)
+}
+
+/// The model `bytes` name, searched for, and where its `"model"` key's
+/// quote is when the name is written plainly (a place worth remembering).
+fn search(bytes: &[u8]) -> Option<(Arc<str>, Option<usize>)> {
+    if let Some((key, value)) = key_and_value_start(bytes, &MODEL, 0) {
+        if let Some((name, plain)) = string_at(bytes, value) {
+            return Some((name, plain.then_some(key)));
+        }
+    }
+    string_at(bytes, value_start(bytes, &MODEL_VERSION, 0)?).map(|(name, _)| (name, None))
 }
 
 /// The JSON string that starts at `at`, and whether it was written plainly
@@ -159,6 +165,17 @@ mod tests {
             r#"{"candidates":[],"modelVersion":"gemini-2.5"}"#,
             r#"{"id":"a1","model":"gpt-4o"#,
         ]);
+    }
+
+    #[test]
+    fn the_remembered_place_is_read_before_any_search() {
+        LAST_PLACE.with_borrow_mut(|place| *place = None);
+        model_of_answer(br#"{"ab":"cd","model":"gpt-4o"}"#);
+        // A first `model` key that is no string, then the same name at the
+        // remembered place (11): a search finds no model, the place does.
+        let answer = br#"{"model":0,"model":"gpt-4o"}"#;
+        assert_eq!(model_in(answer), None);
+        assert_eq!(model_of_answer(answer).as_deref(), Some("gpt-4o"));
     }
 
     #[test]
