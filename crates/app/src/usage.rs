@@ -85,6 +85,24 @@ impl From<&UsageDelta> for Tally {
     }
 }
 
+/// What a proxied request used, counted when it ends (a stream: when it
+/// closes).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EndedRequest {
+    /// The key whose 2xx answer was delivered.
+    pub served_by: Option<KeyId>,
+    /// The client key, and whether its request failed (no 2xx answer).
+    pub client: Option<(ClientKeyId, bool)>,
+    /// The key whose answer reported the tokens (any answer delivered).
+    pub tokens_of: Option<KeyId>,
+    /// Prompt tokens reported.
+    pub input_tokens: u64,
+    /// Completion tokens reported.
+    pub output_tokens: u64,
+    /// When it ended, Unix milliseconds: the keys' and client key's last use.
+    pub at_ms: i64,
+}
+
 /// In-memory usage counters of this instance.
 #[derive(Default)]
 pub struct UsageMeter {
@@ -109,37 +127,41 @@ impl UsageMeter {
         lock(&self.pending).add_to_key(key, &Tally::one(true, now_ms));
     }
 
-    /// One proxied request answered, at `now_ms` (Unix milliseconds): the
-    /// call to `served_by`, the key whose 2xx answer is delivered (calls
-    /// that failed are counted by [`Self::failed_call`]), and the request of
-    /// `client`, a client key and whether its answer was not 2xx. One lock
-    /// for both, where two calls took it twice.
-    pub fn answered(
-        &self,
-        served_by: Option<KeyId>,
-        client: Option<(ClientKeyId, bool)>,
-        now_ms: i64,
-    ) {
-        let mut pending = lock(&self.pending);
-        if let Some(key) = served_by {
-            pending.add_to_key(key, &Tally::one(false, now_ms));
-        }
-        if let Some((id, failed)) = client {
-            pending.add_to_client(id, &Tally::one(failed, now_ms));
-        }
-    }
-
-    /// Tokens an answer reported, for the key that served it and the client key.
-    pub fn tokens(&self, key: KeyId, client: Option<ClientKeyId>, input: u64, output: u64) {
-        let delta = Tally {
-            input_tokens: input,
-            output_tokens: output,
+    /// A proxied request that ended at `request.at_ms`: the call to the key
+    /// whose 2xx answer was delivered (calls that failed are counted by
+    /// [`Self::failed_call`]), the request of the client key, and the tokens
+    /// the answer reported, for the key that gave it and the client key.
+    /// One lock and, when the serving key reported the tokens, as it does,
+    /// one entry for both.
+    pub fn ended(&self, request: &EndedRequest) {
+        let tokens = Tally {
+            input_tokens: request.input_tokens,
+            output_tokens: request.output_tokens,
             ..Tally::default()
         };
+        let call = Tally::one(false, request.at_ms);
         let mut pending = lock(&self.pending);
-        pending.add_to_key(key, &delta);
-        if let Some(id) = client {
-            pending.add_to_client(id, &delta);
+        match (request.served_by, request.tokens_of) {
+            (Some(served), Some(reported)) if served == reported => {
+                let mut both = call;
+                both.add(&tokens);
+                pending.add_to_key(served, &both);
+            }
+            (served, reported) => {
+                if let Some(key) = served {
+                    pending.add_to_key(key, &call);
+                }
+                if let Some(key) = reported {
+                    pending.add_to_key(key, &tokens);
+                }
+            }
+        }
+        if let Some((id, failed)) = request.client {
+            let mut tally = Tally::one(failed, request.at_ms);
+            if request.tokens_of.is_some() {
+                tally.add(&tokens);
+            }
+            pending.add_to_client(id, &tally);
         }
     }
 
@@ -225,13 +247,33 @@ mod tests {
     use super::*;
     use domain::time_fmt::now_millis as now;
 
+    /// A request that ended without tokens.
+    fn answered(
+        meter: &UsageMeter,
+        served_by: Option<KeyId>,
+        client: Option<(ClientKeyId, bool)>,
+        at_ms: i64,
+    ) {
+        meter.ended(&EndedRequest {
+            served_by,
+            client,
+            at_ms,
+            ..EndedRequest::default()
+        });
+    }
+
     #[test]
     fn counts_add_up_and_take_empties_the_meter() {
         let meter = UsageMeter::default();
-        meter.answered(Some(1), None, now());
+        meter.ended(&EndedRequest {
+            served_by: Some(1),
+            client: Some((7, false)),
+            tokens_of: Some(1),
+            input_tokens: 10,
+            output_tokens: 3,
+            at_ms: now(),
+        });
         meter.failed_call(1, now());
-        meter.answered(None, Some((7, false)), now());
-        meter.tokens(1, Some(7), 10, 3);
         let key = meter.pending_key(1);
         assert_eq!(
             (
@@ -254,14 +296,14 @@ mod tests {
     #[test]
     fn an_answered_request_counts_the_serving_key_and_the_client_key() {
         let meter = UsageMeter::default();
-        meter.answered(Some(1), Some((7, false)), 1_700_000_000_000);
+        answered(&meter, Some(1), Some((7, false)), 1_700_000_000_000);
         assert_eq!(
             meter.pending_client(7).failures,
             0,
             "a 2xx answer is no failure"
         );
-        meter.answered(None, Some((7, true)), 1_700_000_000_500);
-        meter.answered(Some(2), None, 1_700_000_000_900);
+        answered(&meter, None, Some((7, true)), 1_700_000_000_500);
+        answered(&meter, Some(2), None, 1_700_000_000_900);
         let key = meter.pending_key(1);
         assert_eq!((key.requests, key.failures), (1, 0));
         assert_eq!(
@@ -282,13 +324,13 @@ mod tests {
     #[test]
     fn the_last_use_is_the_latest_call_and_survives_a_restore() {
         let meter = UsageMeter::default();
-        meter.answered(Some(1), None, 1_700_000_000_123);
-        meter.answered(Some(1), None, 1_700_000_000_001);
+        answered(&meter, Some(1), None, 1_700_000_000_123);
+        answered(&meter, Some(1), None, 1_700_000_000_001);
         let latest = Some(domain::time_fmt::from_unix_millis(1_700_000_000_123));
         assert_eq!(meter.pending_key(1).last_used_at, latest);
         let batch = meter.take();
         assert_eq!(batch.keys[0].1.last_used_at, latest);
-        meter.answered(Some(1), None, 1_700_000_000_050);
+        answered(&meter, Some(1), None, 1_700_000_000_050);
         meter.restore(&batch);
         assert_eq!(meter.pending_key(1).last_used_at, latest);
         assert_eq!(meter.pending_key(1).requests, 3);
@@ -299,10 +341,44 @@ mod tests {
         let meter = UsageMeter::default();
         meter.failed_call(1, now());
         let batch = meter.take();
-        meter.answered(Some(1), None, now());
+        answered(&meter, Some(1), None, now());
         meter.restore(&batch);
         let key = meter.pending_key(1);
         assert_eq!((key.requests, key.failures), (2, 1));
+    }
+
+    #[test]
+    fn tokens_go_to_the_key_that_reported_them_and_to_the_client_key() {
+        let meter = UsageMeter::default();
+        // A 2xx from key 2 after key 1 failed; key 2 reported the tokens.
+        meter.failed_call(1, now());
+        meter.ended(&EndedRequest {
+            served_by: Some(2),
+            client: Some((7, false)),
+            tokens_of: Some(2),
+            input_tokens: 5,
+            output_tokens: 8,
+            at_ms: 1_700_000_000_000,
+        });
+        // An error answer of key 3 that reported tokens: no call counted
+        // for it here (its failure is a failed call), the tokens are.
+        meter.ended(&EndedRequest {
+            served_by: None,
+            client: Some((7, true)),
+            tokens_of: Some(3),
+            input_tokens: 1,
+            output_tokens: 2,
+            at_ms: 1_700_000_000_100,
+        });
+        let tallies = |d: UsageDelta| (d.requests, d.failures, d.input_tokens, d.output_tokens);
+        assert_eq!(tallies(meter.pending_key(1)), (1, 1, 0, 0));
+        assert_eq!(tallies(meter.pending_key(2)), (1, 0, 5, 8));
+        assert_eq!(tallies(meter.pending_key(3)), (0, 0, 1, 2));
+        assert_eq!(tallies(meter.pending_client(7)), (2, 1, 6, 10));
+        assert_eq!(
+            meter.pending_key(2).last_used_at,
+            Some(domain::time_fmt::from_unix_millis(1_700_000_000_000))
+        );
     }
 
     #[test]

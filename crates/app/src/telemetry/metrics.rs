@@ -198,6 +198,14 @@ type RequestKind = (&'static str, &'static str, u16);
 /// (unusual statuses) has the rest looked up in the family.
 const HELD_REQUEST_SERIES: usize = 32;
 
+/// Whether two request kinds are one. The names are `&'static str`s from
+/// the formats' `as_str`, so the same name is almost always the same
+/// address: compared first, it spares two `memcmp` calls a request.
+fn same_kind(a: &(&'static str, &'static str, u16), b: &(&'static str, &'static str, u16)) -> bool {
+    let same = |x: &str, y: &str| std::ptr::eq(x, y) || x == y;
+    a.2 == b.2 && same(a.0, b.0) && same(a.1, b.1)
+}
+
 impl ServiceMeters {
     /// Counts one request of this service in `gateway_requests_total`.
     pub fn count_request(
@@ -209,7 +217,7 @@ impl ServiceMeters {
     ) {
         let kind = (client_format, upstream_format, status);
         let mut held = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, counter)) = held.iter().find(|(k, _)| *k == kind) {
+        if let Some((_, counter)) = held.iter().find(|(k, _)| same_kind(k, &kind)) {
             counter.inc();
             return;
         }
@@ -311,6 +319,38 @@ mod tests {
         );
         assert!(
             text.contains("gateway_upstream_ttfb_seconds_count{service=\"s\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_name_at_another_address_is_the_same_series() {
+        let metrics = Metrics::default();
+        let meters = metrics.service_meters(&Arc::from("s"));
+        // The same names, in memory of their own (leaked: `'static`, as the
+        // formats' names are).
+        let openai: &'static str = String::from("openai").leak();
+        let gemini: &'static str = String::from("gemini_native").leak();
+        meters.count_request(&metrics.requests, "openai", "gemini_native", 200);
+        meters.count_request(&metrics.requests, openai, gemini, 200);
+        meters.count_request(&metrics.requests, "openai", "anthropic_native", 200);
+        meters.count_request(&metrics.requests, "anthropic", "gemini_native", 200);
+        let held = meters
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(held.len(), 3, "one held series per kind");
+        drop(held);
+        let text = metrics.render();
+        assert!(text.contains("gateway_requests_total{service=\"s\",client_format=\"openai\",upstream_format=\"gemini_native\",status=\"200\"} 2"), "{text}");
+        assert!(
+            text.contains("upstream_format=\"anthropic_native\",status=\"200\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "client_format=\"anthropic\",upstream_format=\"gemini_native\",status=\"200\"} 1"
+            ),
             "{text}"
         );
     }

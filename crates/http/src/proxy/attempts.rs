@@ -72,21 +72,10 @@ pub async fn run(
     if let Ok(answer) = &answer {
         exchange.answered_by(&service.keys[answer.index()]);
     }
-    let telemetry = state.service.telemetry();
-    if telemetry.enabled {
-        // The serving key's call and the client key's request are counted
-        // together: one lock and one clock read a request, not two.
-        let served_by = match &answer {
-            Ok(Answer::Success { index, .. }) => Some(service.keys[*index].key.id),
-            _ => None,
-        };
-        let client = exchange.client_key_id().map(|id| (id, served_by.is_none()));
-        if served_by.is_some() || client.is_some() {
-            telemetry
-                .usage
-                .answered(served_by, client, domain::time_fmt::now_millis());
-        }
-    }
+    exchange.calls_over(match &answer {
+        Ok(Answer::Success { index, .. }) => Some(service.keys[*index].key.id),
+        _ => None,
+    });
     answer
 }
 

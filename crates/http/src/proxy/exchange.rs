@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use app::proxy::ClientIdentity;
 use app::snapshot::{PoolKey, ServiceEntry};
 use app::telemetry::{RequestLabels, ServiceMeters, Shared, Telemetry};
+use app::usage::EndedRequest;
 use converters::usage::UsageScanner;
 use domain::chat::Usage;
 use domain::request_log::first_chars;
@@ -47,6 +48,12 @@ pub struct Exchange {
     attempts: u32,
     first_sent: Option<Instant>,
     ttfb: Option<Duration>,
+    /// The upstream calls are over: `Some(the key whose 2xx answer is
+    /// delivered)`, `Some(None)` when none is. The serving key's call and
+    /// the client key's request are counted when the request ends, with
+    /// its tokens: one lock a request, where counting them at the answer's
+    /// head took a second one.
+    outcome: Option<Option<KeyId>>,
     scanner: Option<UsageScanner>,
     usage: Usage,
     stream: bool,
@@ -113,6 +120,7 @@ impl Exchange {
             attempts: 0,
             first_sent: None,
             ttfb: None,
+            outcome: None,
             scanner: None,
             usage: Usage::default(),
             stream: false,
@@ -163,6 +171,13 @@ impl Exchange {
     pub fn attempt(&mut self) {
         self.attempts += 1;
         self.first_sent.get_or_insert_with(Instant::now);
+    }
+
+    /// The upstream calls are over; `served_by` is the key whose 2xx answer
+    /// is delivered (`None`: no 2xx). Counted in usage when the request
+    /// ends.
+    pub fn calls_over(&mut self, served_by: Option<KeyId>) {
+        self.outcome = Some(served_by);
     }
 
     /// The answer to deliver came from `key`.
@@ -237,6 +252,7 @@ impl Exchange {
             attempts: self.attempts,
             first_sent: self.first_sent,
             ttfb: self.ttfb,
+            outcome: self.outcome.take(),
             scanner: self.scanner.take(),
             usage: self.usage,
             stream,
@@ -255,7 +271,6 @@ impl Exchange {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        let telemetry = Arc::clone(&self.telemetry);
         // One clock read for both spans.
         let now = Instant::now();
         let latency = now.saturating_duration_since(self.started);
@@ -268,17 +283,22 @@ impl Exchange {
                 self.model = reported.model;
             }
         }
+        let telemetry = &*self.telemetry;
         let usage = believable(usage);
         let key_id = self.key.as_ref().map(|(id, _)| *id);
-        if let Some(key_id) = key_id {
-            if usage.input_tokens > 0 || usage.output_tokens > 0 {
-                telemetry.usage.tokens(
-                    key_id,
-                    self.client_key_id(),
-                    usage.input_tokens,
-                    usage.output_tokens,
-                );
-            }
+        if let Some(served_by) = self.outcome {
+            let reported = usage.input_tokens > 0 || usage.output_tokens > 0;
+            telemetry.usage.ended(&EndedRequest {
+                served_by,
+                client: self.client_key_id().map(|id| (id, served_by.is_none())),
+                tokens_of: key_id.filter(|_| reported),
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
+                // The end, without a second clock read.
+                at_ms: self
+                    .at_ms
+                    .saturating_add(i64::try_from(latency.as_millis()).unwrap_or(0)),
+            });
         }
         let upstream_latency = self
             .first_sent
@@ -289,7 +309,7 @@ impl Exchange {
                 .observe(*config_id, upstream, minute_of(self.at_ms));
         }
         if telemetry.metrics_enabled {
-            self.metrics(&telemetry, upstream_latency, usage);
+            self.metrics(telemetry, upstream_latency, usage);
         }
         let slug = self
             .service
