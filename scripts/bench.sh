@@ -7,7 +7,7 @@
 #
 # Environment: BENCH_DURATION (seconds per cell, default 10), BENCH_ROUNDS
 # (default 2), BENCH_TELEMETRY_LAUNCHES (launches of the telemetry on and off
-# gateways, default 6), BENCH_TELEMETRY_PAIRS (paired 2-second on/off cells per
+# gateways, default 10), BENCH_TELEMETRY_PAIRS (paired 2-second on/off cells per
 # mode and launch, default 8), BENCH_WRITE=0 to only print (otherwise the tables go into
 # docs/benchmarks.md and the plots into docs/bench/).
 set -euo pipefail

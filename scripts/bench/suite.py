@@ -34,7 +34,7 @@ one launch is one draw and the figure is the mean over the launches.
 
 Started by scripts/bench.sh (which builds and installs wrk and nginx).
 Environment: BENCH_DURATION (s per cell, default 10), BENCH_ROUNDS (2),
-BENCH_TELEMETRY_LAUNCHES (launches of the on and off gateways, 6),
+BENCH_TELEMETRY_LAUNCHES (launches of the on and off gateways, 10),
 BENCH_TELEMETRY_PAIRS (pairs per mode and launch, 8), BENCH_WRITE=0 to only print.
 """
 
@@ -56,7 +56,7 @@ import urllib.request
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
-TELEMETRY_LAUNCHES = int(os.environ.get("BENCH_TELEMETRY_LAUNCHES", "6"))
+TELEMETRY_LAUNCHES = int(os.environ.get("BENCH_TELEMETRY_LAUNCHES", "10"))
 TELEMETRY_PAIRS = int(os.environ.get("BENCH_TELEMETRY_PAIRS", "8"))
 TELEMETRY_CELL = 2  # seconds: short enough that the two cells of a pair see the same machine
 WRITE = os.environ.get("BENCH_WRITE", "1") == "1"
