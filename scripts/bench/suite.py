@@ -492,9 +492,10 @@ def mean_and_half_interval(values: list[float]) -> tuple[float, float]:
     return mean, T95.get(len(values) - 1, 1.96) * sd / len(values) ** 0.5
 
 
-def pairs_summary(launches: list[Pairs]) -> tuple[float, str]:
-    """The judged figure — the mean over launches of each launch's on / off, both modes — and the tables: one
-    row per launch, then per mode over all pairs the spread and a 95 % interval of the mean pair ratio."""
+def pairs_summary(launches: list[Pairs]) -> tuple[float, float, str]:
+    """The judged figure — the mean over launches of each launch's on / off, both modes — its 95 % half
+    interval, and the tables: one row per launch, then per mode over all pairs the spread and a 95 % interval
+    of the mean pair ratio."""
     per_launch = [both_modes(pairs) for pairs in launches]
     mean, half = mean_and_half_interval(per_launch)
     modes = list(launches[0])
@@ -515,7 +516,17 @@ def pairs_summary(launches: list[Pairs]) -> tuple[float, str]:
         total = sum(on for on, _ in cells) / sum(off for _, off in cells)
         lines.append(f"| {mode} | {len(cells)} | {total:.3f} × | {pair_mean:.3f} ± {pair_half:.3f} | "
                      f"{min(ratios):.2f}–{max(ratios):.2f} |")
-    return mean, "\n".join(rows) + "\n\n" + "\n".join(lines) + "\n"
+    return mean, half, "\n".join(rows) + "\n\n" + "\n".join(lines) + "\n"
+
+
+def telemetry_verdict(mean: float, half: float, target: float = 0.95) -> str:
+    """Met when the whole 95 % interval of the mean is at or above the target, missed when it is all below:
+    a mean on the right side of the target with the interval across it is one run's draw, not a result."""
+    if mean - half >= target:
+        return "met"
+    if mean + half < target:
+        return "**missed**"
+    return f"**not shown** (the interval holds {target})"
 
 
 # -- reporting --------------------------------------------------------------
@@ -573,7 +584,7 @@ def report(results: dict, extra: dict, enterprise: bool) -> None:
     # Target 3's p99 over direct, ms, by (load, target).
     ttfb = {(name, target): ttfb_over_direct(extra, load, target) / 1000
             for name, load in (("judged", TTFB_JUDGED), ("saturated", "saturated")) for target in ("gateway", "nginx")}
-    paired, pairs_table = pairs_summary(extra["telemetry_pairs"])
+    paired, paired_half, pairs_table = pairs_summary(extra["telemetry_pairs"])
     targets = [
         "| # | target | measured | |", "|---|---|---|---|",
         f"| 1 | passthrough, 64 connections: req/s ≥ 0.9 × nginx; p99 ≤ 1.25 × nginx | {gw / ng:.2f} × req/s; "
@@ -591,8 +602,8 @@ def report(results: dict, extra: dict, enterprise: bool) -> None:
         f"{verdict(extra['rss_idle_mb'] <= 30 and extra['rss_streams_mb'] <= 80)} |",
         scale_row(),
         f"| issue 8 | telemetry on ≥ 0.95 × off (64 connections, both modes), paired {TELEMETRY_CELL}-second cells, "
-        f"mean over {TELEMETRY_LAUNCHES} launches | {paired:.3f} × (the rounds above: {on / off:.2f} ×) "
-        f"| {verdict(paired >= 0.95)} |",
+        f"mean over {TELEMETRY_LAUNCHES} launches, met when its 95 % interval is | {paired:.3f} ± {paired_half:.3f} × "
+        f"(the rounds above: {on / off:.2f} ×) | {telemetry_verdict(paired, paired_half)} |",
     ]
     ttfb_lines = ["| events | target | p50 (ms) | p99 (ms) | p99 over direct (ms) | first bytes seen |",
                   "|---|---|---|---|---|---|"]
