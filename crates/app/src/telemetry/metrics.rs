@@ -201,7 +201,7 @@ const HELD_REQUEST_SERIES: usize = 32;
 /// Whether two request kinds are one. The names are `&'static str`s from
 /// the formats' `as_str`, so the same name is almost always the same
 /// address: compared first, it spares two `memcmp` calls a request.
-fn same_kind(a: &(&'static str, &'static str, u16), b: &(&'static str, &'static str, u16)) -> bool {
+fn same_kind(a: &RequestKind, b: &RequestKind) -> bool {
     let same = |x: &str, y: &str| std::ptr::eq(x, y) || x == y;
     a.2 == b.2 && same(a.0, b.0) && same(a.1, b.1)
 }
