@@ -122,7 +122,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl UsageMeter {
     /// One call with upstream key `key` that did not answer 2xx, at
     /// `now_ms` (Unix milliseconds). Every failed attempt counts; the call
-    /// whose answer is delivered is counted by [`Self::answered`].
+    /// whose answer is delivered is counted by [`Self::ended`].
     pub fn failed_call(&self, key: KeyId, now_ms: i64) {
         lock(&self.pending).add_to_key(key, &Tally::one(true, now_ms));
     }
