@@ -274,6 +274,8 @@ impl Exchange {
         // One clock read for both spans.
         let now = Instant::now();
         let latency = now.saturating_duration_since(self.started);
+        // Once: the usage's end time, the log line and the record use it.
+        let latency_ms = millis(latency);
         let mut usage = self.usage;
         if let Some(scanner) = self.scanner.take() {
             let reported = scanner.finish();
@@ -295,9 +297,7 @@ impl Exchange {
                 input_tokens: usage.input_tokens,
                 output_tokens: usage.output_tokens,
                 // The end, without a second clock read.
-                at_ms: self
-                    .at_ms
-                    .saturating_add(i64::try_from(latency.as_millis()).unwrap_or(0)),
+                at_ms: self.at_ms.saturating_add_unsigned(latency_ms),
             });
         }
         let upstream_latency = self
@@ -319,7 +319,7 @@ impl Exchange {
         // Fields are only formatted when the line is enabled.
         tracing::info!(request_id = %self.request_id, service = %slug, client = %client_name,
             key_id = ?key_id, key = self.key.as_ref().map_or("-", |(_, hint)| hint.as_str()),
-            status = self.status, attempts = self.attempts, latency_ms = latency.as_millis() as u64,
+            status = self.status, attempts = self.attempts, latency_ms,
             "proxied request");
         if !telemetry.request_log.enabled() {
             return;
@@ -339,7 +339,7 @@ impl Exchange {
             model: self.model.as_deref(),
             status: self.status,
             attempts: self.attempts,
-            latency_ms: millis(latency),
+            latency_ms,
             ttfb_ms: self.ttfb.map(millis),
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
